@@ -1,0 +1,146 @@
+//! Ring-buffer record layouts.
+
+/// `TASK_COMM_LEN` in the kernel.
+pub const COMM_LEN: usize = 16;
+/// Longest string copied per syscall argument; `PATH_MAX`.
+pub const MAX_STR: usize = 4096;
+/// Strings a syscall record can carry (mount: source, target, fstype).
+pub const MAX_STRS: usize = 3;
+/// Bytes of the argument area copied on exec.
+pub const MAX_ARGV: usize = 4096;
+/// Room for any socket address we decode (`sockaddr_un` is 110 bytes).
+pub const MAX_SOCKADDR: usize = 128;
+/// Extra user memory copied for some syscalls (`struct open_how`, `struct clone_args` head).
+pub const EXTRA_WORDS: usize = 3;
+
+/// Record kinds (`EventHeader::kind`).
+pub mod kind {
+    /// A successful exec, from `sched_process_exec`.
+    pub const EXEC: u16 = 1;
+    /// A new process (not thread), from `sched_process_fork`.
+    pub const FORK: u16 = 2;
+    /// A thread-group leader exited, from `sched_process_exit`.
+    pub const EXIT: u16 = 3;
+    /// Any traced syscall, joined entry + exit; the body says which.
+    pub const SYSCALL: u16 = 4;
+}
+
+/// `EventHeader::flags` bits.
+pub mod flags {
+    /// A string or the argv area hit its bound.
+    pub const TRUNCATED: u16 = 1 << 0;
+    /// A user-memory read failed; the affected piece is empty.
+    pub const READ_FAULT: u16 = 1 << 1;
+}
+
+/// Common first part of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventHeader {
+    pub kind: u16,
+    pub flags: u16,
+    /// Total record size in bytes, header included.
+    pub size: u32,
+    /// `bpf_ktime_get_boot_ns`: nanoseconds since boot, suspend included.
+    pub ts_ns: u64,
+    /// Thread-group id (user-space "pid").
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// cgroup v2 id of the task.
+    pub cgroup_id: u64,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Body of [`kind::EXEC`]; followed by `filename_len` bytes of the exec'd
+/// path (as passed to execve, no NUL) then `argv_len` bytes of the
+/// NUL-separated argument area.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecBody {
+    /// Parent's thread-group id.
+    pub ppid: u32,
+    /// Thread id that called execve (differs from pid when a non-leader execs).
+    pub old_tid: u32,
+    /// Task start, nanoseconds since boot: with pid, the process key.
+    pub start_boottime_ns: u64,
+    pub euid: u32,
+    pub egid: u32,
+    pub filename_len: u16,
+    pub argv_len: u16,
+    /// Full length of the argument area in the process, before truncation.
+    pub argv_full_len: u32,
+}
+
+/// Body of [`kind::FORK`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForkBody {
+    pub parent_pid: u32,
+    pub parent_tid: u32,
+    pub child_pid: u32,
+    pub child_tid: u32,
+    pub child_start_boottime_ns: u64,
+    /// Clone flags of the parent's syscall; 0 when unknown (kernel-internal clone).
+    pub clone_flags: u64,
+    /// Syscall number that created the child, or -1.
+    pub syscall_nr: i32,
+    pub _pad: u32,
+}
+
+/// Body of [`kind::EXIT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitBody {
+    /// `task->exit_code`: `(status << 8) | signal`.
+    pub exit_code: i32,
+    pub _pad: u32,
+    pub start_boottime_ns: u64,
+}
+
+/// Body of [`kind::SYSCALL`]; followed by the strings (see `str_lens`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallBody {
+    /// Architecture syscall number.
+    pub nr: u32,
+    /// Bytes of `addr` that hold a socket address (0: none).
+    pub addr_len: u16,
+    /// Bytes of each string that follows, in order, no NUL.
+    pub str_lens: [u16; MAX_STRS],
+    pub _pad: u32,
+    /// Return value at syscall exit.
+    pub ret: i64,
+    /// Raw syscall arguments at entry.
+    pub args: [u64; 6],
+    /// User memory pointed to by an argument (`open_how`, `clone_args`).
+    pub extra: [u64; EXTRA_WORDS],
+    pub addr: [u8; MAX_SOCKADDR],
+}
+
+pub const HEADER_SIZE: usize = core::mem::size_of::<EventHeader>();
+pub const EXEC_BODY_SIZE: usize = core::mem::size_of::<ExecBody>();
+pub const FORK_BODY_SIZE: usize = core::mem::size_of::<ForkBody>();
+pub const EXIT_BODY_SIZE: usize = core::mem::size_of::<ExitBody>();
+pub const SYSCALL_BODY_SIZE: usize = core::mem::size_of::<SyscallBody>();
+
+/// Largest record: header, syscall body and three strings, or exec with
+/// filename and argv. The kernel's scratch buffer has this size.
+pub const MAX_RECORD: usize = {
+    let sys = HEADER_SIZE + SYSCALL_BODY_SIZE + MAX_STRS * MAX_STR;
+    let exec = HEADER_SIZE + EXEC_BODY_SIZE + MAX_STR + MAX_ARGV;
+    if sys > exec { sys } else { exec }
+};
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all these types are repr(C) with only integer and byte-array
+    // fields, so any bit pattern is valid.
+    unsafe impl aya::Pod for super::EventHeader {}
+    unsafe impl aya::Pod for super::SyscallBody {}
+    unsafe impl aya::Pod for super::ExecBody {}
+    unsafe impl aya::Pod for super::ForkBody {}
+    unsafe impl aya::Pod for super::ExitBody {}
+}

@@ -1,0 +1,25 @@
+//! Kernel programs of the sensor.
+//!
+//! Syscalls are traced through the two `raw_syscalls` tracepoints: entry
+//! stashes the arguments per thread, exit joins them with the result and
+//! emits one record, driven by a per-syscall table the agent fills for its
+//! architecture. Process lifecycle (exec, fork, exit) comes from BTF
+//! tracepoints on the scheduler, which fire whatever syscall caused them.
+#![no_std]
+#![no_main]
+
+mod maps;
+mod process;
+mod record;
+mod syscalls;
+mod task;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,247 @@
+//! Generic syscall tracing: arguments stashed at entry, joined with the
+//! result at exit, strings and socket addresses read at exit (for accept and
+//! recvfrom the kernel fills them in only then), one record per call.
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid,
+        generated::{bpf_probe_read_user, bpf_probe_read_user_str},
+    },
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use sensor_common::{
+    EXTRA_WORDS, HEADER_SIZE, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE,
+    SyscallBody, SyscallConf, addr_mode, flags, kind, loss, sysflags,
+};
+
+use crate::{
+    maps::{CONFIG, PENDING, Pending, SYSCALLS, count_loss},
+    record::{fill_header, scratch, submit},
+};
+
+const STR_BASE: usize = HEADER_SIZE + SYSCALL_BODY_SIZE;
+
+#[tracepoint]
+pub fn sys_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_enter(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
+    let cfg = CONFIG.get(0)?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
+    // SAFETY: offsets come from this kernel's tracepoint format file.
+    let nr: i64 = unsafe { ctx.read_at(cfg.sys_enter_id_off as usize).ok()? };
+    if nr < 0 || nr >= MAX_SYSCALLS as i64 {
+        return None;
+    }
+    let conf = SYSCALLS.get(nr as u32)?;
+    if conf.flags & sysflags::STASH == 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let args: [u64; 6] = unsafe { ctx.read_at(cfg.sys_enter_args_off as usize).ok()? };
+    let pending = Pending { nr: nr as u64, args };
+    if PENDING.insert(pid_tgid as u32, pending, 0).is_err() {
+        count_loss(loss::PENDING_FULL);
+    }
+    Some(())
+}
+
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
+    let cfg = CONFIG.get(0)?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
+    // SAFETY: offsets come from this kernel's tracepoint format file.
+    let nr: i64 = unsafe { ctx.read_at(cfg.sys_exit_id_off as usize).ok()? };
+    if nr < 0 || nr >= MAX_SYSCALLS as i64 {
+        return None;
+    }
+    let conf = SYSCALLS.get(nr as u32)?;
+    if conf.flags & sysflags::STASH == 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let ret: i64 = unsafe { ctx.read_at(cfg.sys_exit_ret_off as usize).ok()? };
+    let tid = pid_tgid as u32;
+    // SAFETY: the value is copied out before the entry is removed.
+    let pending = match unsafe { PENDING.get(tid) } {
+        Some(p) => *p,
+        None => {
+            // A successful execve from a non-leader thread returns as the
+            // leader: its entry was keyed by the old tid and is dropped by
+            // the exec program.
+            let exec_ok = conf.flags & sysflags::EMIT_ON_ERROR_ONLY != 0 && ret >= 0;
+            if conf.flags & sysflags::EMIT != 0 && !exec_ok {
+                count_loss(loss::PENDING_MISSING);
+            }
+            return None;
+        }
+    };
+    let _ = PENDING.remove(tid);
+    if pending.nr != nr as u64 || conf.flags & sysflags::EMIT == 0 {
+        return None;
+    }
+    if conf.flags & sysflags::EMIT_ON_ERROR_ONLY != 0 && ret >= 0 {
+        return None;
+    }
+    let buf = scratch()?;
+    // SAFETY: buf is this CPU's scratch buffer of MAX_RECORD bytes; every
+    // write below is bounded by the checks next to it.
+    unsafe { emit(buf, nr as u32, ret, &pending.args, conf) };
+    Some(())
+}
+
+#[inline(always)]
+unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallConf) {
+    // SAFETY: see caller.
+    unsafe {
+        let hdr = fill_header(buf, kind::SYSCALL);
+        let body = buf.add(HEADER_SIZE).cast::<SyscallBody>();
+        (*body).nr = nr;
+        (*body).ret = ret;
+        (*body).args = *args;
+        (*body)._pad = 0;
+        (*body).extra = [0; EXTRA_WORDS];
+        (*body).addr_len = 0;
+
+        let mut hflags = 0u16;
+        let mut off = STR_BASE;
+        let mut slot = 0;
+        while slot < 3 {
+            let a = conf.str_args[slot];
+            let mut len = 0u16;
+            if a != 0 && off <= STR_BASE + 2 * MAX_STR {
+                let ptr = arg(args, a - 1);
+                if ptr != 0 {
+                    let n = bpf_probe_read_user_str(
+                        buf.add(off).cast(),
+                        MAX_STR as u32,
+                        ptr as *const _,
+                    );
+                    if n < 0 {
+                        hflags |= flags::READ_FAULT;
+                    } else if n > 0 {
+                        if n as usize >= MAX_STR {
+                            hflags |= flags::TRUNCATED;
+                        }
+                        // Drop the NUL the helper counted.
+                        len = ((n as usize - 1) & (MAX_STR - 1)) as u16;
+                    }
+                }
+            }
+            (*body).str_lens[slot] = len;
+            off += len as usize;
+            slot += 1;
+        }
+
+        read_addr(body, args, conf, &mut hflags);
+        read_extra(body, args, conf, &mut hflags);
+
+        (*hdr).flags = hflags;
+        submit(buf, off);
+    }
+}
+
+#[inline(always)]
+fn arg(args: &[u64; 6], i: u8) -> u64 {
+    match i {
+        0 => args[0],
+        1 => args[1],
+        2 => args[2],
+        3 => args[3],
+        4 => args[4],
+        5 => args[5],
+        _ => 0,
+    }
+}
+
+#[inline(always)]
+unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf, hflags: &mut u16) {
+    let (ptr, len) = match conf.addr_mode {
+        addr_mode::PTR_LEN => (arg(args, conf.addr_arg), arg(args, conf.len_arg)),
+        addr_mode::PTR_LENPTR => {
+            let lenp = arg(args, conf.len_arg);
+            if lenp == 0 {
+                return;
+            }
+            let mut l: u32 = 0;
+            // SAFETY: helper validates the user address.
+            let r = unsafe {
+                bpf_probe_read_user((&raw mut l).cast(), 4, lenp as *const _)
+            };
+            if r < 0 {
+                *hflags |= flags::READ_FAULT;
+                return;
+            }
+            (arg(args, conf.addr_arg), l as u64)
+        }
+        addr_mode::MSGHDR => {
+            let msg = arg(args, conf.addr_arg);
+            if msg == 0 {
+                return;
+            }
+            // struct user_msghdr starts { void *msg_name; int msg_namelen; }: uapi.
+            let mut head = [0u64; 2];
+            // SAFETY: helper validates the user address.
+            let r = unsafe {
+                bpf_probe_read_user(head.as_mut_ptr().cast(), 16, msg as *const _)
+            };
+            if r < 0 {
+                *hflags |= flags::READ_FAULT;
+                return;
+            }
+            (head[0], head[1] & 0xffff_ffff)
+        }
+        _ => return,
+    };
+    if ptr == 0 || len == 0 {
+        return;
+    }
+    let len = if len > MAX_SOCKADDR as u64 { MAX_SOCKADDR as u64 } else { len };
+    // SAFETY: len ≤ sizeof addr; helper validates the user address.
+    let r = unsafe {
+        bpf_probe_read_user((*body).addr.as_mut_ptr().cast(), len as u32, ptr as *const _)
+    };
+    if r < 0 {
+        *hflags |= flags::READ_FAULT;
+        return;
+    }
+    // SAFETY: body points into the scratch buffer.
+    unsafe { (*body).addr_len = len as u16 };
+}
+
+#[inline(always)]
+unsafe fn read_extra(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf, hflags: &mut u16) {
+    if conf.extra_arg == 0 {
+        return;
+    }
+    let ptr = arg(args, conf.extra_arg - 1);
+    if ptr == 0 {
+        return;
+    }
+    let len = conf.extra_len as u32;
+    let len = if len > (EXTRA_WORDS * 8) as u32 { (EXTRA_WORDS * 8) as u32 } else { len };
+    if len == 0 {
+        return;
+    }
+    // SAFETY: len ≤ sizeof extra; helper validates the user address.
+    let r = unsafe { bpf_probe_read_user((*body).extra.as_mut_ptr().cast(), len, ptr as *const _) };
+    if r < 0 {
+        *hflags |= flags::READ_FAULT;
+    }
+}

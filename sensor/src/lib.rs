@@ -1,0 +1,13 @@
+//! The sensor agent: loads the kernel programs, decodes their records into
+//! typed events, keeps a process table and writes enriched events out.
+
+pub mod btf_offsets;
+pub mod decode;
+pub mod event;
+pub mod metrics;
+pub mod pipeline;
+pub mod process;
+pub mod procfs;
+pub mod programs;
+pub mod syscall_table;
+pub mod tracefs;

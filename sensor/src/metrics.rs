@@ -1,0 +1,54 @@
+//! Prometheus metrics: every loss the sensor can suffer has a counter.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub events: IntCounterVec,
+    pub kernel_losses: IntCounterVec,
+    pub decode_errors: IntCounterVec,
+    pub process_entries: IntGauge,
+    pub process_evictions: IntCounter,
+    pub process_misses: IntCounter,
+    pub output_errors: IntCounter,
+}
+
+impl Metrics {
+    /// Registration only fails on duplicate names, which this fixed set has not.
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("sensor".into()), None).expect("static prefix");
+        let events = IntCounterVec::new(Opts::new("events_total", "Events decoded, by type"), &["type"]).expect("static");
+        let kernel_losses = IntCounterVec::new(
+            Opts::new("kernel_losses_total", "Events lost in the kernel, by reason (ring full, pending table full, ...)"),
+            &["reason"],
+        )
+        .expect("static");
+        let decode_errors =
+            IntCounterVec::new(Opts::new("decode_errors_total", "Ring-buffer records that failed to decode"), &["reason"]).expect("static");
+        let process_entries = IntGauge::new("process_table_entries", "Live processes tracked").expect("static");
+        let process_evictions = IntCounter::new("process_table_evictions_total", "Process entries dropped because the table was full").expect("static");
+        let process_misses = IntCounter::new("process_table_misses_total", "Events whose process had to be read from /proc").expect("static");
+        let output_errors = IntCounter::new("output_errors_total", "Events that could not be written to the output").expect("static");
+        for c in [&events, &kernel_losses, &decode_errors] {
+            registry.register(Box::new(c.clone())).expect("unique");
+        }
+        registry.register(Box::new(process_entries.clone())).expect("unique");
+        registry.register(Box::new(process_evictions.clone())).expect("unique");
+        registry.register(Box::new(process_misses.clone())).expect("unique");
+        registry.register(Box::new(output_errors.clone())).expect("unique");
+        Self { registry, events, kernel_losses, decode_errors, process_entries, process_evictions, process_misses, output_errors }
+    }
+
+    /// Text exposition format.
+    pub fn render(&self) -> String {
+        let enc = prometheus::TextEncoder::new();
+        enc.encode_to_string(&self.registry.gather()).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,228 @@
+//! Kernel records → decoded, enriched events → a sink. The ring buffer is
+//! drained through tokio's `AsyncFd`; kernel loss counters are polled and
+//! every increase becomes a visible `sensor_loss` event.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aya::maps::{MapData, RingBuf};
+use log::{debug, warn};
+use sensor_common::loss;
+use tokio::io::unix::AsyncFd;
+
+use crate::decode::{self, DecodeError};
+use crate::event::{Arg, Args, Event};
+use crate::metrics::Metrics;
+use crate::process::ProcessTable;
+use crate::programs::{self, Loaded};
+use crate::syscall_table::{Category, Syscall};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("ring buffer map EVENTS missing")]
+    NoRing,
+    #[error("opening the ring buffer")]
+    Ring(#[source] aya::maps::MapError),
+    #[error("polling the ring buffer")]
+    Poll(#[source] std::io::Error),
+    #[error("writing events")]
+    Output(#[source] std::io::Error),
+}
+
+/// Output filter: by type (`openat`) or category (`file`), and by pid.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub types: Option<HashSet<String>>,
+    pub pids: Option<HashSet<u32>>,
+}
+
+impl Filter {
+    pub fn matches(&self, ev: &Event) -> bool {
+        if let Some(pids) = &self.pids
+            && !pids.contains(&ev.pid)
+        {
+            return false;
+        }
+        match &self.types {
+            Some(t) => ev.category == Category::Sensor || t.contains(ev.kind.as_ref()) || t.contains(ev.category.as_str()),
+            None => true,
+        }
+    }
+}
+
+/// Difference between the wall clock and the boot clock the kernel stamps with.
+pub fn boot_to_unix_ns() -> i128 {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+    let boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map_or(0, |t| i128::from(t.tv_sec()) * 1_000_000_000 + i128::from(t.tv_nsec()));
+    wall - boot
+}
+
+pub struct Pipeline {
+    pub table: ProcessTable,
+    pub metrics: Metrics,
+    pub filter: Filter,
+    pub enrich: bool,
+    syscalls: Vec<Option<&'static Syscall>>,
+    clock: i128,
+    losses_seen: [u64; loss::COUNT as usize],
+    pub decode_errors: u64,
+}
+
+impl Pipeline {
+    pub fn new(table: ProcessTable, metrics: Metrics, filter: Filter) -> Self {
+        Self {
+            table,
+            metrics,
+            filter,
+            enrich: true,
+            syscalls: crate::syscall_table::index(),
+            clock: boot_to_unix_ns(),
+            losses_seen: [0; loss::COUNT as usize],
+            decode_errors: 0,
+        }
+    }
+
+    /// Decodes one record, updates the process table and returns the event
+    /// if the filter keeps it.
+    pub fn handle(&mut self, bytes: &[u8]) -> Result<Option<Event>, DecodeError> {
+        let d = match decode::decode(bytes, self.clock, &self.syscalls) {
+            Ok(d) => d,
+            Err(e) => {
+                self.decode_errors += 1;
+                self.metrics.decode_errors.with_label_values(&[e.label()]).inc();
+                debug!("decode error: {e}");
+                return Err(e);
+            }
+        };
+        let mut ev = d.event;
+        self.metrics.events.with_label_values(&[ev.kind.as_ref()]).inc();
+        if let Some(lc) = &d.lifecycle {
+            self.table.apply(ev.pid, &ev.comm, ev.uid, lc);
+        }
+        if !self.filter.matches(&ev) {
+            return Ok(None);
+        }
+        if self.enrich {
+            ev.proc = self.table.view(ev.pid);
+        }
+        Ok(Some(ev))
+    }
+
+    /// Loss events for every counter that grew since the last call.
+    pub fn loss_events(&mut self, now: [u64; loss::COUNT as usize]) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (i, (&n, seen)) in now.iter().zip(self.losses_seen.iter_mut()).enumerate() {
+            if n > *seen {
+                let delta = n - *seen;
+                *seen = n;
+                let reason = programs::loss_label(i);
+                self.metrics.kernel_losses.with_label_values(&[reason]).inc_by(delta);
+                warn!("kernel lost {delta} events ({reason}); {n} in total");
+                out.push(loss_event(reason, delta, n));
+            }
+        }
+        let st = self.table.stats();
+        self.metrics.process_entries.set(st.live as i64);
+        let ev = self.metrics.process_evictions.get();
+        if st.evicted > ev {
+            self.metrics.process_evictions.inc_by(st.evicted - ev);
+        }
+        let mi = self.metrics.process_misses.get();
+        if st.misses > mi {
+            self.metrics.process_misses.inc_by(st.misses - mi);
+        }
+        out
+    }
+}
+
+fn loss_event(reason: &'static str, count: u64, total: u64) -> Event {
+    let mut args = Args::default();
+    args.push("reason", Arg::Str(reason.to_owned()));
+    args.push("count", Arg::UInt(count));
+    args.push("total", Arg::UInt(total));
+    Event {
+        ts: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+        kind: Cow::Borrowed("sensor_loss"),
+        category: Category::Sensor,
+        pid: std::process::id(),
+        tid: std::process::id(),
+        uid: 0,
+        gid: 0,
+        cgroup_id: 0,
+        comm: "sensor".to_owned(),
+        ret: None,
+        errno: None,
+        truncated: false,
+        read_fault: false,
+        args,
+        proc: None,
+    }
+}
+
+/// Runs until `stop` resolves, writing JSON lines to `out`.
+pub async fn run<W: Write>(
+    loaded: &mut Loaded,
+    pipe: &mut Pipeline,
+    out: &mut W,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), PipelineError> {
+    let map = loaded.ebpf.take_map("EVENTS").ok_or(PipelineError::NoRing)?;
+    let ring: RingBuf<MapData> = RingBuf::try_from(map).map_err(PipelineError::Ring)?;
+    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged
+    // until the AsyncFd (which owns the RingBuf) is dropped.
+    let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| PipelineError::Poll(e.into()))?;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            guard = fd.readable_mut() => {
+                let mut guard = guard.map_err(PipelineError::Poll)?;
+                let ring = guard.get_inner_mut();
+                while let Some(item) = ring.next() {
+                    if let Ok(Some(ev)) = pipe.handle(&item) {
+                        write_event(out, &ev, &pipe.metrics)?;
+                    }
+                }
+                out.flush().map_err(PipelineError::Output)?;
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                match programs::read_losses(&loaded.ebpf) {
+                    Ok(now) => for ev in pipe.loss_events(now) {
+                        write_event(out, &ev, &pipe.metrics)?;
+                    },
+                    Err(e) => warn!("reading loss counters: {e}"),
+                }
+                out.flush().map_err(PipelineError::Output)?;
+            }
+            () = &mut stop => break,
+        }
+    }
+    // Drain what is already queued so a clean stop loses nothing.
+    let ring = fd.get_mut();
+    while let Some(item) = ring.next() {
+        if let Ok(Some(ev)) = pipe.handle(&item) {
+            write_event(out, &ev, &pipe.metrics)?;
+        }
+    }
+    if let Ok(now) = programs::read_losses(&loaded.ebpf) {
+        for ev in pipe.loss_events(now) {
+            write_event(out, &ev, &pipe.metrics)?;
+        }
+    }
+    out.flush().map_err(PipelineError::Output)?;
+    Ok(())
+}
+
+fn write_event<W: Write>(out: &mut W, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
+    if let Err(e) = serde_json::to_writer(&mut *out, ev) {
+        m.output_errors.inc();
+        warn!("serializing event: {e}");
+        return Ok(());
+    }
+    out.write_all(b"\n").map_err(PipelineError::Output)
+}

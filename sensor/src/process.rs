@@ -1,0 +1,268 @@
+//! The process table: seeded from /proc, kept current from exec, fork and
+//! exit records. Processes are keyed by pid and start time (the exec id), so
+//! a reused pid never inherits a dead process's identity; exited processes
+//! stay resolvable for a grace period because their last events can still
+//! be queued behind the exit.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Lifecycle;
+use crate::procfs;
+
+/// How far up `ancestors` goes; Falco rules use up to `proc.aname[7]`.
+pub const MAX_ANCESTORS: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Nanoseconds since boot, at clock-tick precision for seeded entries.
+    pub start_ns: u64,
+    pub name: String,
+    pub exe: String,
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    pub uid: u32,
+    pub euid: u32,
+}
+
+impl Process {
+    pub fn exec_id(&self) -> String {
+        format!("{}:{}", self.pid, self.start_ns)
+    }
+    pub fn cmdline(&self) -> String {
+        let mut s = self.name.clone();
+        for a in self.args.iter().skip(1) {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+/// What an event carries about its process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessView {
+    pub exec_id: String,
+    pub ppid: u32,
+    pub name: String,
+    pub exe: String,
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub euid: u32,
+    /// Parent first.
+    pub ancestors: Vec<Ancestor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: String,
+    pub exe: String,
+    pub cmdline: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TableStats {
+    pub live: usize,
+    pub exited: usize,
+    /// Entries dropped because the table was full.
+    pub evicted: u64,
+    /// Events whose pid was unknown and had to be read from /proc.
+    pub misses: u64,
+    /// A fork reused a pid we still believed alive (its exit was lost).
+    pub pid_reused: u64,
+}
+
+pub struct ProcessTable {
+    live: HashMap<u32, Arc<Process>>,
+    exited: HashMap<(u32, u64), Arc<Process>>,
+    exit_queue: VecDeque<(Instant, (u32, u64))>,
+    grace: Duration,
+    capacity: usize,
+    stats: TableStats,
+}
+
+impl ProcessTable {
+    pub fn new(capacity: usize, grace: Duration) -> Self {
+        Self {
+            live: HashMap::new(),
+            exited: HashMap::new(),
+            exit_queue: VecDeque::new(),
+            grace,
+            capacity,
+            stats: TableStats::default(),
+        }
+    }
+
+    /// Reads every process in /proc. Entries that vanish mid-scan are skipped.
+    pub fn seed_from_proc(&mut self) -> usize {
+        let mut n = 0;
+        for p in procfs::all_processes() {
+            self.insert(p);
+            n += 1;
+        }
+        n
+    }
+
+    pub fn stats(&self) -> TableStats {
+        TableStats { live: self.live.len(), exited: self.exited.len(), ..self.stats }
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&Arc<Process>> {
+        self.live.get(&pid)
+    }
+
+    fn insert(&mut self, p: Process) {
+        if self.live.len() >= self.capacity && !self.live.contains_key(&p.pid) {
+            self.make_room();
+        }
+        self.live.insert(p.pid, Arc::new(p));
+    }
+
+    /// Drops entries whose process is gone (their exit was lost), then, if
+    /// still full, the oldest-started ones. Every drop is counted.
+    fn make_room(&mut self) {
+        let gone: Vec<u32> = self.live.keys().copied().filter(|pid| !procfs::exists(*pid)).collect();
+        for pid in gone {
+            self.live.remove(&pid);
+            self.stats.evicted += 1;
+        }
+        while self.live.len() >= self.capacity {
+            let Some(oldest) = self.live.values().min_by_key(|p| p.start_ns).map(|p| p.pid) else { break };
+            self.live.remove(&oldest);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Applies a lifecycle record. `pid` is the event's thread-group id.
+    pub fn apply(&mut self, pid: u32, comm: &str, uid: u32, lc: &Lifecycle) {
+        self.expire(Instant::now());
+        match lc {
+            Lifecycle::Fork { child_pid, child_start_ns } => {
+                let parent = self.live.get(&pid).cloned();
+                if let Some(old) = self.live.remove(child_pid) {
+                    self.stats.pid_reused += 1;
+                    self.retire(old);
+                }
+                let child = match parent {
+                    Some(p) => Process { pid: *child_pid, ppid: pid, start_ns: *child_start_ns, ..(*p).clone() },
+                    None => Process {
+                        pid: *child_pid,
+                        ppid: pid,
+                        start_ns: *child_start_ns,
+                        name: comm.to_owned(),
+                        exe: String::new(),
+                        args: Vec::new(),
+                        cwd: None,
+                        uid,
+                        euid: uid,
+                    },
+                };
+                self.insert(child);
+            }
+            Lifecycle::Exec { ppid, start_ns, exe, args, euid } => {
+                let cwd = procfs::cwd(pid);
+                let exe = resolve_exe(exe, cwd.as_deref());
+                self.insert(Process {
+                    pid,
+                    ppid: *ppid,
+                    start_ns: *start_ns,
+                    name: comm.to_owned(),
+                    exe,
+                    args: args.clone(),
+                    cwd,
+                    uid,
+                    euid: *euid,
+                });
+            }
+            Lifecycle::Exit { start_ns } => {
+                if let Some(p) = self.live.get(&pid)
+                    && (*start_ns == 0 || same_start(p.start_ns, *start_ns))
+                {
+                    let p = self.live.remove(&pid).expect("checked above");
+                    self.retire(p);
+                }
+            }
+        }
+    }
+
+    fn retire(&mut self, p: Arc<Process>) {
+        let key = (p.pid, p.start_ns);
+        self.exited.insert(key, p);
+        self.exit_queue.push_back((Instant::now() + self.grace, key));
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((deadline, key)) = self.exit_queue.front().copied() {
+            if deadline > now {
+                break;
+            }
+            self.exit_queue.pop_front();
+            self.exited.remove(&key);
+        }
+    }
+
+    /// The live process `pid`, or the most recent exited one, or a fresh
+    /// read of /proc for a process we never saw (counted as a miss).
+    pub fn resolve(&mut self, pid: u32) -> Option<Arc<Process>> {
+        if let Some(p) = self.live.get(&pid) {
+            return Some(p.clone());
+        }
+        if let Some(p) = self.exited.iter().filter(|((k, _), _)| *k == pid).max_by_key(|((_, s), _)| *s).map(|(_, p)| p.clone()) {
+            return Some(p);
+        }
+        self.stats.misses += 1;
+        let p = procfs::process(pid)?;
+        self.insert(p);
+        self.live.get(&pid).cloned()
+    }
+
+    /// The event's view: the process and its chain of ancestors.
+    pub fn view(&mut self, pid: u32) -> Option<ProcessView> {
+        let p = self.resolve(pid)?;
+        let mut ancestors = Vec::new();
+        let mut next = p.ppid;
+        let mut seen = pid;
+        while ancestors.len() < MAX_ANCESTORS && next != 0 && next != seen {
+            let Some(a) = self.live.get(&next).cloned() else { break };
+            seen = a.pid;
+            next = a.ppid;
+            ancestors.push(Ancestor { pid: a.pid, name: a.name.clone(), exe: a.exe.clone(), cmdline: a.cmdline() });
+        }
+        Some(ProcessView {
+            exec_id: p.exec_id(),
+            ppid: p.ppid,
+            name: p.name.clone(),
+            exe: p.exe.clone(),
+            args: p.args.clone(),
+            cwd: p.cwd.clone(),
+            euid: p.euid,
+            ancestors,
+        })
+    }
+}
+
+/// Seeded start times come at clock-tick precision (10 ms at USER_HZ=100).
+fn same_start(a: u64, b: u64) -> bool {
+    a.abs_diff(b) < procfs::tick_ns()
+}
+
+/// execve's filename as given, made absolute against the cwd.
+fn resolve_exe(exe: &str, cwd: Option<&str>) -> String {
+    match cwd {
+        Some(cwd) if !exe.starts_with('/') && !exe.is_empty() => {
+            let rel = exe.strip_prefix("./").unwrap_or(exe);
+            format!("{}/{}", cwd.trim_end_matches('/'), rel)
+        }
+        _ => exe.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
