@@ -36,9 +36,10 @@ struct EventsArgs {
     /// Only events of these process ids; repeat or comma-separate.
     #[arg(long, short = 'p', value_delimiter = ',')]
     pid: Vec<u32>,
-    /// Ring buffer size in MiB (power of two).
-    #[arg(long, default_value_t = 16)]
-    ring_buffer_mb: u32,
+    /// Ring buffer size: bytes, or with a K or M suffix; a power of two of
+    /// at least one page.
+    #[arg(long, default_value = "16M", value_parser = parse_size)]
+    ring_buffer: u32,
     /// Most processes tracked at once.
     #[arg(long, default_value_t = 65_536)]
     process_table_size: usize,
@@ -71,6 +72,16 @@ fn selection(types: &[String]) -> anyhow::Result<(Selection, Option<HashSet<Stri
     Ok((Selection { syscalls: Some(sys) }, Some(wanted)))
 }
 
+fn parse_size(s: &str) -> Result<u32, String> {
+    let (num, mult) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 1024),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 1024 * 1024),
+        _ => (s, 1),
+    };
+    let n: u32 = num.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
 async fn stop_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -88,7 +99,7 @@ async fn stop_signal() {
 
 async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let (selection, types) = selection(&a.types)?;
-    let ring_bytes = a.ring_buffer_mb.checked_mul(1024 * 1024).context("ring buffer size overflows")?;
+    let ring_bytes = a.ring_buffer;
     let mut loaded = programs::load(&Options { ring_bytes, agent_tgid: std::process::id(), selection })
         .context("starting the kernel side")?;
     let mut table = ProcessTable::new(a.process_table_size, Duration::from_secs(5));

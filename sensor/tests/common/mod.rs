@@ -1,0 +1,166 @@
+//! A real `sensor events` process shared by the tests of one binary: tests
+//! act, then wait for the matching JSON event on its stdout.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Sensor {
+    pub pid: u32,
+    child: Mutex<Child>,
+    events: Arc<(Mutex<Vec<Value>>, Condvar)>,
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Why kernel tests cannot run here, if they cannot.
+fn cannot_run() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root".into());
+    }
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Some("no kernel BTF".into());
+    }
+    None
+}
+
+/// The shared sensor, or `None` (after printing why) when kernel tests
+/// cannot run here. Under CI=true that is a failure, not a skip.
+pub fn sensor() -> Option<&'static Sensor> {
+    static S: OnceLock<Option<Sensor>> = OnceLock::new();
+    S.get_or_init(|| {
+        if let Some(why) = cannot_run() {
+            assert!(!in_ci(), "kernel tests cannot run in CI: {why}");
+            eprintln!("SKIPPED kernel test: {why}");
+            return None;
+        }
+        Some(Sensor::start(&["events"]))
+    })
+    .as_ref()
+}
+
+impl Sensor {
+    /// Starts `sensor <args>` and waits until it reports ready.
+    pub fn start(args: &[&str]) -> Sensor {
+        // Spawned from a thread that never exits, with PDEATHSIG: the sensor
+        // dies with the test binary even though a static never drops.
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::os::unix::process::CommandExt as _;
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sensor"));
+            cmd.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+            // SAFETY: prctl is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            tx.send(cmd.spawn().expect("spawn sensor")).expect("send child");
+            loop {
+                std::thread::park();
+            }
+        });
+        let mut child = rx.recv().expect("sensor spawner");
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let events: Arc<(Mutex<Vec<Value>>, Condvar)> = Arc::default();
+        let ev = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("sensor printed non-JSON {line:?}: {e}"));
+                let (lock, cv) = &*ev;
+                lock.lock().unwrap().push(v);
+                cv.notify_all();
+            }
+        });
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(ready_tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[sensor {pid}] {line}");
+                if line.contains("sensor: ready") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            panic!("sensor did not become ready (did the eBPF programs load? see its stderr above)");
+        }
+        Sensor { pid, child: Mutex::new(child), events }
+    }
+
+    /// The first event satisfying `pred`, waiting up to 10 s.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.try_wait_for(Duration::from_secs(10), &pred)
+            .unwrap_or_else(|| panic!("no event matching: {what}"))
+    }
+
+    pub fn try_wait_for(&self, timeout: Duration, pred: &dyn Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.events;
+        let mut evs = lock.lock().unwrap();
+        let mut checked = 0;
+        loop {
+            if let Some(v) = evs[checked..].iter().find(|v| pred(v)) {
+                return Some(v.clone());
+            }
+            checked = evs.len();
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            evs = cv.wait_timeout(evs, deadline - now).unwrap().0;
+        }
+    }
+
+    /// All events so far that satisfy `pred`.
+    pub fn all(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.events.0.lock().unwrap().iter().filter(|v| pred(v)).cloned().collect()
+    }
+
+    pub fn stop(&self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.lock().unwrap().wait();
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A name no other test or process uses.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("sensor-test-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn me() -> u64 {
+    u64::from(std::process::id())
+}
+
+pub fn is(ev: &Value, ty: &str) -> bool {
+    ev["type"] == ty
+}
+
+pub fn arg<'a>(ev: &'a Value, name: &str) -> &'a Value {
+    &ev["args"][name]
+}
