@@ -126,17 +126,23 @@ impl ProcessTable {
     }
 
     /// Drops entries whose process is gone (their exit was lost), then, if
-    /// still full, the oldest-started ones. Every drop is counted.
+    /// still above 90% full, the oldest-started ones: room for a burst, so
+    /// the sweep does not rerun on every insert. Every drop is counted.
     fn make_room(&mut self) {
         let gone: Vec<u32> = self.live.keys().copied().filter(|pid| !procfs::exists(*pid)).collect();
         for pid in gone {
             self.live.remove(&pid);
             self.stats.evicted += 1;
         }
-        while self.live.len() >= self.capacity {
-            let Some(oldest) = self.live.values().min_by_key(|p| p.start_ns).map(|p| p.pid) else { break };
-            self.live.remove(&oldest);
-            self.stats.evicted += 1;
+        let target = self.capacity - self.capacity / 10;
+        if self.live.len() >= target {
+            let mut by_age: Vec<(u64, u32)> = self.live.values().map(|p| (p.start_ns, p.pid)).collect();
+            by_age.sort_unstable();
+            let excess = self.live.len() + 1 - target.max(1);
+            for (_, pid) in by_age.into_iter().take(excess) {
+                self.live.remove(&pid);
+                self.stats.evicted += 1;
+            }
         }
     }
 

@@ -1,1 +1,110 @@
+use super::*;
 
+fn table() -> ProcessTable {
+    ProcessTable::new(1000, Duration::from_secs(60))
+}
+
+/// Pids far above pid_max so /proc lookups never find a real process.
+const BASE: u32 = 4_000_000_000;
+
+fn exec(t: &mut ProcessTable, pid: u32, ppid: u32, start: u64, exe: &str) {
+    t.apply(
+        pid,
+        exe.rsplit('/').next().unwrap(),
+        0,
+        &Lifecycle::Exec { ppid, start_ns: start, exe: exe.into(), args: vec![exe.into(), "-x".into()], euid: 0 },
+    );
+}
+
+#[test]
+fn fork_exec_builds_ancestry() {
+    let mut t = table();
+    exec(&mut t, BASE + 1, 0, 100, "/sbin/init");
+    t.apply(BASE + 1, "init", 0, &Lifecycle::Fork { child_pid: BASE + 2, child_start_ns: 200 });
+    exec(&mut t, BASE + 2, BASE + 1, 200, "/bin/bash");
+    t.apply(BASE + 2, "bash", 0, &Lifecycle::Fork { child_pid: BASE + 3, child_start_ns: 300 });
+    // Before exec the child is a copy of its parent.
+    assert_eq!(t.get(BASE + 3).unwrap().exe, "/bin/bash");
+    exec(&mut t, BASE + 3, BASE + 2, 300, "/usr/bin/curl");
+    let v = t.view(BASE + 3).unwrap();
+    assert_eq!(v.exe, "/usr/bin/curl");
+    assert_eq!(v.exec_id, format!("{}:300", BASE + 3));
+    let names: Vec<_> = v.ancestors.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["bash", "init"]);
+    assert_eq!(v.ancestors[0].cmdline, "bash -x");
+}
+
+#[test]
+fn exited_process_resolves_during_grace_then_pid_reuse_is_distinct() {
+    let mut t = table();
+    exec(&mut t, BASE + 5, 0, 500, "/bin/old");
+    t.apply(BASE + 5, "old", 0, &Lifecycle::Exit { start_ns: 500 });
+    assert!(t.get(BASE + 5).is_none());
+    // Late events of the dead process still resolve.
+    assert_eq!(t.resolve(BASE + 5).unwrap().exe, "/bin/old");
+    // The pid is reused by a new process: a different exec id.
+    exec(&mut t, BASE + 6, 0, 550, "/bin/parent");
+    t.apply(BASE + 6, "parent", 0, &Lifecycle::Fork { child_pid: BASE + 5, child_start_ns: 900 });
+    exec(&mut t, BASE + 5, BASE + 6, 900, "/bin/new");
+    let v = t.view(BASE + 5).unwrap();
+    assert_eq!(v.exe, "/bin/new");
+    assert_eq!(v.exec_id, format!("{}:900", BASE + 5));
+}
+
+#[test]
+fn exit_of_an_older_incarnation_does_not_remove_the_new_one() {
+    let mut t = table();
+    exec(&mut t, BASE + 7, 0, 1_000_000_000, "/bin/new");
+    t.apply(BASE + 7, "x", 0, &Lifecycle::Exit { start_ns: 1 });
+    assert!(t.get(BASE + 7).is_some());
+}
+
+#[test]
+fn fork_over_a_live_pid_counts_reuse() {
+    let mut t = table();
+    exec(&mut t, BASE + 8, 0, 1, "/bin/a");
+    exec(&mut t, BASE + 9, 0, 2, "/bin/b");
+    t.apply(BASE + 9, "b", 0, &Lifecycle::Fork { child_pid: BASE + 8, child_start_ns: 3 });
+    assert_eq!(t.stats().pid_reused, 1);
+    assert_eq!(t.get(BASE + 8).unwrap().start_ns, 3);
+}
+
+#[test]
+fn capacity_is_enforced_with_counted_evictions() {
+    let mut t = ProcessTable::new(10, Duration::from_secs(60));
+    for i in 0..25 {
+        exec(&mut t, BASE + 100 + i, 0, u64::from(i), "/bin/x");
+    }
+    let st = t.stats();
+    assert!(st.live <= 10, "{st:?}");
+    assert_eq!(st.evicted as usize + st.live, 25, "every drop counted: {st:?}");
+    // The newest survive.
+    assert!(t.get(BASE + 124).is_some());
+}
+
+#[test]
+fn ancestry_cycles_terminate() {
+    let mut t = table();
+    exec(&mut t, BASE + 20, BASE + 21, 1, "/bin/a");
+    exec(&mut t, BASE + 21, BASE + 20, 2, "/bin/b");
+    let v = t.view(BASE + 20).unwrap();
+    assert!(v.ancestors.len() <= MAX_ANCESTORS);
+}
+
+#[test]
+fn unknown_pid_is_read_from_proc_and_counted() {
+    let mut t = table();
+    let me = std::process::id();
+    let v = t.view(me).unwrap();
+    assert!(!v.exe.is_empty());
+    assert_eq!(t.stats().misses, 1);
+    assert!(t.view(BASE + 999).is_none());
+}
+
+#[test]
+fn relative_exe_is_made_absolute() {
+    assert_eq!(resolve_exe("./a", Some("/w")), "/w/a");
+    assert_eq!(resolve_exe("b/c", Some("/w/")), "/w/b/c");
+    assert_eq!(resolve_exe("/abs", Some("/w")), "/abs");
+    assert_eq!(resolve_exe("rel", None), "rel");
+}
