@@ -114,6 +114,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     pipeline::run(&mut loaded, &mut pipe, &mut out, stop_signal()).await?;
     out.flush().ok();
+    eprintln!("sensor: summary {}", pipe.metrics.summary_json());
     let st = pipe.table.stats();
     info!(
         "stopped: {} decode errors, {} processes tracked, {} evicted, {} /proc misses",

@@ -47,6 +47,25 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Flat counters for the exit summary: `events.<type>`, `lost.<reason>`,
+    /// `decode_errors.<reason>`, as one JSON object.
+    pub fn summary_json(&self) -> String {
+        let mut m = serde_json::Map::new();
+        for (prefix, vec) in [("events", &self.events), ("lost", &self.kernel_losses), ("decode_errors", &self.decode_errors)] {
+            for mf in prometheus::core::Collector::collect(vec) {
+                for metric in mf.get_metric() {
+                    let label = metric.get_label().first().map(|l| l.value()).unwrap_or_default();
+                    let v = metric.get_counter().get_value() as u64;
+                    m.insert(format!("{prefix}.{label}"), v.into());
+                }
+            }
+        }
+        m.insert("output_errors".into(), self.output_errors.get().into());
+        serde_json::Value::Object(m).to_string()
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

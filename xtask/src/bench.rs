@@ -1,0 +1,190 @@
+//! `cargo xtask bench`: each storm without the sensor and with
+//! `sensor events > /dev/null`, interleaved round by round, reporting the
+//! slowdown and events expected / received / lost.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use crate::workload::Kind;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Rounds of (baseline, with sensor) per storm; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    opens: u64,
+    #[arg(long, default_value_t = 2_000)]
+    execs: u64,
+    #[arg(long, default_value_t = 20_000)]
+    connects: u64,
+    /// Also time libbpf-tools opensnoop/execsnoop/tcpconnect where installed.
+    #[arg(long)]
+    compare: bool,
+}
+
+struct Sample {
+    base: Duration,
+    with: Duration,
+    received: u64,
+    lost: u64,
+}
+
+fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
+    let exe = std::env::current_exe()?;
+    let name = format!("{kind:?}").to_lowercase();
+    let t0 = Instant::now();
+    crate::run(Command::new(exe).args(["workload", &name, &n.to_string()]))?;
+    Ok(t0.elapsed())
+}
+
+struct Running {
+    child: Child,
+    summary: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts a tracer with stdout to /dev/null; for the sensor, waits for its
+/// ready line and collects its exit summary.
+fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Result<Running> {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("{cmd:?}"))?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (sum_tx, sum_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if ready_marker.is_some_and(|m| line.contains(m)) {
+                let _ = ready_tx.send(());
+            }
+            if let Some(j) = line.split_once("sensor: summary ").map(|(_, j)| j.to_owned()) {
+                let _ = sum_tx.send(j);
+            }
+        }
+    });
+    if ready_marker.is_some() {
+        ready_rx.recv_timeout(Duration::from_secs(60)).context("tracer not ready")?;
+    } else {
+        // Tools without a ready line: give them time to attach.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    Ok(Running { child, summary: sum_rx })
+}
+
+fn stop(mut r: Running) -> anyhow::Result<Option<serde_json_lite::Summary>> {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(r.child.id() as i32, libc::SIGTERM) };
+    r.child.wait()?;
+    Ok(r.summary.recv_timeout(Duration::from_secs(5)).ok().map(|s| serde_json_lite::parse(&s)))
+}
+
+/// The sensor's summary line is flat JSON of counters; parsed by hand to
+/// keep xtask free of serde.
+mod serde_json_lite {
+    use std::collections::BTreeMap;
+
+    pub type Summary = BTreeMap<String, u64>;
+
+    /// `{"events.openat":3,"lost":0}` → map. Keys and values only.
+    pub fn parse(s: &str) -> Summary {
+        s.trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once(':')?;
+                Some((k.trim().trim_matches('"').to_owned(), v.trim().parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn expected_types(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Open => &["events.openat"],
+        Kind::Exec => &["events.execve"],
+        Kind::Connect => &["events.connect"],
+    }
+}
+
+pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    let sensor = crate::build_release()?;
+    run_sensor_bench(a, &sensor)?;
+    if a.compare {
+        run_compare(a)?;
+    }
+    Ok(())
+}
+
+fn storms(a: &BenchArgs) -> [(Kind, u64); 3] {
+    [(Kind::Open, a.opens), (Kind::Exec, a.execs), (Kind::Connect, a.connects)]
+}
+
+fn run_sensor_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
+    let mut results: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for round in 0..a.rounds {
+        for (kind, n) in storms(a) {
+            let base = time_workload(kind, n)?;
+            let r = start(Command::new(sensor).arg("events"), Some("sensor: ready"))?;
+            let with = time_workload(kind, n)?;
+            let sum = stop(r)?.context("sensor printed no summary")?;
+            let received = expected_types(kind).iter().map(|t| sum.get(*t).copied().unwrap_or(0)).sum();
+            let lost = sum.iter().filter(|(k, _)| k.starts_with("lost.")).map(|(_, v)| v).sum();
+            eprintln!("round {round} {kind:?}: base {base:?} with {with:?} received {received} lost {lost}");
+            results.entry(format!("{kind:?}")).or_default().push(Sample { base, with, received, lost });
+        }
+    }
+    println!("| storm | count | baseline (median) | with sensor (median) | slowdown | expected | received (min) | lost (max) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (kind, n) in storms(a) {
+        let s = &results[&format!("{kind:?}")];
+        let base = median(s.iter().map(|x| x.base).collect());
+        let with = median(s.iter().map(|x| x.with).collect());
+        let recv = s.iter().map(|x| x.received).min().unwrap_or(0);
+        let lost = s.iter().map(|x| x.lost).max().unwrap_or(0);
+        println!(
+            "| {kind:?} | {n} | {:.3} s | {:.3} s | {:.2}x | {n} | {recv} | {lost} |",
+            base.as_secs_f64(),
+            with.as_secs_f64(),
+            with.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists())
+}
+
+fn run_compare(a: &BenchArgs) -> anyhow::Result<()> {
+    let tools = [(Kind::Open, "opensnoop", a.opens), (Kind::Exec, "execsnoop", a.execs), (Kind::Connect, "tcpconnect", a.connects)];
+    println!();
+    println!("| storm | tool | baseline (median) | with tool (median) | slowdown |");
+    println!("|---|---|---|---|---|");
+    for (kind, tool, n) in tools {
+        let Some(path) = which(tool) else {
+            eprintln!("{tool} not installed (Debian package libbpf-tools); skipped");
+            continue;
+        };
+        let (mut bases, mut withs) = (Vec::new(), Vec::new());
+        for _ in 0..a.rounds {
+            bases.push(time_workload(kind, n)?);
+            let r = start(&mut Command::new(&path), None)?;
+            withs.push(time_workload(kind, n)?);
+            let _ = stop(r)?;
+        }
+        let (b, w) = (median(bases), median(withs));
+        if b.is_zero() {
+            bail!("zero baseline");
+        }
+        println!("| {kind:?} | {tool} | {:.3} s | {:.3} s | {:.2}x |", b.as_secs_f64(), w.as_secs_f64(), w.as_secs_f64() / b.as_secs_f64());
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The storms the benchmark times. Each runs in its own process so the
+//! sensor attributes its events to a pid other than the harness.
+
+use std::ffi::CString;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Open,
+    Exec,
+    Connect,
+}
+
+#[derive(Args)]
+pub struct WorkloadArgs {
+    pub kind: Kind,
+    pub count: u64,
+}
+
+pub fn run(a: &WorkloadArgs) -> anyhow::Result<()> {
+    match a.kind {
+        Kind::Open => open_storm(a.count),
+        Kind::Exec => exec_storm(a.count),
+        Kind::Connect => connect_storm(a.count),
+    }
+}
+
+fn open_storm(n: u64) -> anyhow::Result<()> {
+    let path = std::env::temp_dir().join("sensor-bench-open");
+    std::fs::write(&path, b"x")?;
+    let c = CString::new(path.to_str().context("utf-8 temp path")?)?;
+    for _ in 0..n {
+        // SAFETY: open/close of a path we own; raw calls keep the loop lean.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+        if fd < 0 {
+            bail!("open failed: {}", std::io::Error::last_os_error());
+        }
+        // SAFETY: closing the fd just opened.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+fn exec_storm(n: u64) -> anyhow::Result<()> {
+    for _ in 0..n {
+        let st = Command::new("/bin/true").status()?;
+        if !st.success() {
+            bail!("/bin/true failed");
+        }
+    }
+    Ok(())
+}
+
+fn connect_storm(n: u64) -> anyhow::Result<()> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        for _ in 0..n {
+            let (mut s, _) = l.accept()?;
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b)?;
+            s.write_all(&b)?;
+        }
+        Ok(())
+    });
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr)?;
+        s.write_all(b"x")?;
+        // Lockstep with the server: an overflowing accept backlog would make
+        // the storm time SYN retransmits instead of the connect path.
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b)?;
+        // Close with RST: repeated runs would otherwise exhaust ephemeral
+        // ports in TIME_WAIT.
+        let lin = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: setsockopt on our own socket with a correctly sized value.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&raw const lin).cast(),
+                std::mem::size_of::<libc::linger>() as u32,
+            );
+        }
+    }
+    server.join().map_err(|_| anyhow::anyhow!("server thread panicked"))??;
+    Ok(())
+}
