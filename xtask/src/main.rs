@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Setup => setup(),
         Cmd::Test { args } => {
             setup()?;
-            run(Command::new("cargo").current_dir(root()).args(["test", "--workspace"]).args(args))
+            run(Command::new("cargo").current_dir(root()).args(["test"]).args(args))
         }
         Cmd::Run { args } => {
             setup()?;
@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Lint => {
             setup()?;
-            run(Command::new("cargo").current_dir(root()).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+            run(Command::new("cargo").current_dir(root()).args(["clippy", "--all-targets", "--", "-D", "warnings"]))
         }
         Cmd::Bench(a) => {
             setup()?;
