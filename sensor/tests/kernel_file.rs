@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
-use common::{arg, is, me, sensor, unique};
+use common::{arg, is, me, sensor, tid, unique};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
@@ -114,7 +114,7 @@ fn unlink_rename_chmod_mkdir_rmdir() {
     let f = fs::File::open(&b).unwrap();
     f.set_permissions(fs::Permissions::from_mode(0o600)).unwrap();
     let fd = f.as_raw_fd();
-    let ev = s.wait_for("fchmod", |e| is(e, "fchmod") && e["pid"] == me() && arg(e, "fd") == fd && arg(e, "mode") == 0o600);
+    let ev = s.wait_for("fchmod", |e| is(e, "fchmod") && e["tid"] == tid() && arg(e, "fd") == fd && arg(e, "mode") == 0o600);
     assert_eq!(ev["ret"], 0);
 
     fs::remove_file(&b).unwrap();
@@ -159,9 +159,9 @@ fn dup_family_and_memfd() {
     // SAFETY: duplicating and closing our own fd.
     let (d1, d2, d3) = unsafe { (libc::dup(fd), libc::dup2(fd, 200), libc::dup3(fd, 201, libc::O_CLOEXEC)) };
     assert!(d1 >= 0 && d2 == 200 && d3 == 201);
-    s.wait_for("dup", |e| is(e, "dup") && e["pid"] == me() && arg(e, "fd") == fd && e["ret"] == d1);
-    s.wait_for("dup2", |e| is(e, "dup2") && e["pid"] == me() && arg(e, "oldfd") == fd && arg(e, "newfd") == 200);
-    let ev = s.wait_for("dup3", |e| is(e, "dup3") && e["pid"] == me() && arg(e, "newfd") == 201);
+    s.wait_for("dup", |e| is(e, "dup") && e["tid"] == tid() && arg(e, "fd") == fd && e["ret"] == d1);
+    s.wait_for("dup2", |e| is(e, "dup2") && e["tid"] == tid() && arg(e, "oldfd") == fd && arg(e, "newfd") == 200);
+    let ev = s.wait_for("dup3", |e| is(e, "dup3") && e["tid"] == tid() && arg(e, "newfd") == 201);
     assert_eq!(arg(&ev, "flags"), libc::O_CLOEXEC);
     // SAFETY: as above.
     unsafe {

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt as _;
 use std::os::unix::net::UnixDatagram;
 
-use common::{arg, is, me, sensor, unique};
+use common::{arg, is, sensor, tid, unique};
 use serde_json::Value;
 
 fn addr_is(ev: &Value, ip: &str, port: u16) -> bool {
@@ -22,33 +22,34 @@ fn tcp_connect_accept_bind_listen_socket() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let lfd = listener.as_raw_fd();
     let port = listener.local_addr().unwrap().port();
+    let me = tid();
     let server = std::thread::spawn(move || {
         let (mut c, peer) = listener.accept().unwrap();
         let mut b = [0u8; 4];
         c.read_exact(&mut b).unwrap();
-        peer
+        (peer, tid())
     });
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let cfd = client.as_raw_fd();
     client.write_all(b"ping").unwrap();
-    let peer = server.join().unwrap();
+    let (peer, server_tid) = server.join().unwrap();
 
-    let ev = s.wait_for("connect", |e| is(e, "connect") && e["pid"] == me() && addr_is(e, "127.0.0.1", port));
+    let ev = s.wait_for("connect", |e| is(e, "connect") && e["tid"] == me && addr_is(e, "127.0.0.1", port));
     assert_eq!(ev["ret"], 0);
     assert_eq!(arg(&ev, "fd"), cfd);
     assert_eq!(arg(&ev, "addr")["family"], "inet");
     assert_eq!(ev["category"], "network");
 
     let ev = s.wait_for("accept", |e| {
-        matches!(e["type"].as_str(), Some("accept" | "accept4")) && e["pid"] == me() && arg(e, "fd") == lfd
+        matches!(e["type"].as_str(), Some("accept" | "accept4")) && e["tid"] == server_tid && arg(e, "fd") == lfd
     });
     assert!(addr_is(&ev, "127.0.0.1", peer.port()), "{ev}");
     assert!(ev["ret"].as_i64().unwrap() >= 0);
 
-    let ev = s.wait_for("bind", |e| is(e, "bind") && e["pid"] == me() && arg(e, "fd") == lfd);
+    let ev = s.wait_for("bind", |e| is(e, "bind") && e["tid"] == me && arg(e, "fd") == lfd);
     assert!(addr_is(&ev, "127.0.0.1", 0), "{ev}");
-    s.wait_for("listen", |e| is(e, "listen") && e["pid"] == me() && arg(e, "fd") == lfd);
-    let ev = s.wait_for("socket", |e| is(e, "socket") && e["pid"] == me() && e["ret"] == cfd);
+    s.wait_for("listen", |e| is(e, "listen") && e["tid"] == me && arg(e, "fd") == lfd);
+    let ev = s.wait_for("socket", |e| is(e, "socket") && e["tid"] == me && e["ret"] == cfd);
     assert_eq!(arg(&ev, "domain"), libc::AF_INET);
     assert_eq!(arg(&ev, "type").as_u64().unwrap() & 0xf, libc::SOCK_STREAM as u64);
 }
@@ -56,10 +57,11 @@ fn tcp_connect_accept_bind_listen_socket() {
 #[test]
 fn tcp6_connect_refused_reports_address_and_errno() {
     let Some(s) = sensor() else { return };
+    let me = tid();
     // Bind then drop: the port is (almost certainly) closed now.
     let port = TcpListener::bind("[::1]:0").unwrap().local_addr().unwrap().port();
     assert!(TcpStream::connect(("::1", port)).is_err());
-    let ev = s.wait_for("connect ::1", |e| is(e, "connect") && e["pid"] == me() && addr_is(e, "::1", port));
+    let ev = s.wait_for("connect ::1", |e| is(e, "connect") && e["tid"] == me && addr_is(e, "::1", port));
     assert_eq!(arg(&ev, "addr")["family"], "inet6");
     assert_eq!(ev["errno"], "ECONNREFUSED");
 }
@@ -67,6 +69,7 @@ fn tcp6_connect_refused_reports_address_and_errno() {
 #[test]
 fn udp_sendto_recvfrom_and_msg_variants() {
     let Some(s) = sensor() else { return };
+    let me = tid();
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (pa, pb) = (a.local_addr().unwrap().port(), b.local_addr().unwrap().port());
@@ -74,10 +77,10 @@ fn udp_sendto_recvfrom_and_msg_variants() {
     let mut buf = [0u8; 16];
     let (n, from) = b.recv_from(&mut buf).unwrap();
     assert_eq!((n, from.port()), (5, pa));
-    let ev = s.wait_for("sendto", |e| is(e, "sendto") && e["pid"] == me() && addr_is(e, "127.0.0.1", pb));
+    let ev = s.wait_for("sendto", |e| is(e, "sendto") && e["tid"] == me && addr_is(e, "127.0.0.1", pb));
     assert_eq!(ev["ret"], 5);
     assert_eq!(arg(&ev, "size"), 5);
-    let ev = s.wait_for("recvfrom", |e| is(e, "recvfrom") && e["pid"] == me() && addr_is(e, "127.0.0.1", pa));
+    let ev = s.wait_for("recvfrom", |e| is(e, "recvfrom") && e["tid"] == me && addr_is(e, "127.0.0.1", pa));
     assert_eq!(ev["ret"], 5);
 
     // sendmsg / recvmsg with an address in the msghdr.
@@ -88,9 +91,9 @@ fn udp_sendto_recvfrom_and_msg_variants() {
     let mut riov = [std::io::IoSliceMut::new(&mut rb)];
     let r = nix::sys::socket::recvmsg::<nix::sys::socket::SockaddrIn>(b.as_raw_fd(), &mut riov, None, nix::sys::socket::MsgFlags::empty()).unwrap();
     assert_eq!(r.bytes, 3);
-    let ev = s.wait_for("sendmsg", |e| is(e, "sendmsg") && e["pid"] == me() && addr_is(e, "127.0.0.1", pb));
+    let ev = s.wait_for("sendmsg", |e| is(e, "sendmsg") && e["tid"] == me && addr_is(e, "127.0.0.1", pb));
     assert_eq!(ev["ret"], 3);
-    s.wait_for("recvmsg", |e| is(e, "recvmsg") && e["pid"] == me() && addr_is(e, "127.0.0.1", pa));
+    s.wait_for("recvmsg", |e| is(e, "recvmsg") && e["tid"] == me && addr_is(e, "127.0.0.1", pa));
 }
 
 #[test]

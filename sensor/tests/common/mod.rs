@@ -164,3 +164,9 @@ pub fn is(ev: &Value, ty: &str) -> bool {
 pub fn arg<'a>(ev: &'a Value, name: &str) -> &'a Value {
     &ev["args"][name]
 }
+
+/// The calling thread's id: tests run in parallel threads of one process,
+/// so fd numbers collide across tests; the tid does not.
+pub fn tid() -> u64 {
+    u64::from(nix::unistd::gettid().as_raw() as u32)
+}
