@@ -35,7 +35,7 @@ pub struct Config {
     pub sys_exit_id_off: u32,
     /// Offset of `long ret` in `raw_syscalls:sys_exit`.
     pub sys_exit_ret_off: u32,
-    pub _pad: u32,
+    pub reserved: u32,
     pub task: TaskOffsets,
 }
 
@@ -107,7 +107,7 @@ pub struct SyscallConf {
     pub extra_arg: u8,
     /// Bytes to copy for `extra` (at most 8 * `EXTRA_WORDS`).
     pub extra_len: u8,
-    pub _pad: [u8; 2],
+    pub reserved: [u8; 2],
 }
 
 #[cfg(feature = "user")]

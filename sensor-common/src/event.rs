@@ -87,7 +87,7 @@ pub struct ForkBody {
     pub clone_flags: u64,
     /// Syscall number that created the child, or -1.
     pub syscall_nr: i32,
-    pub _pad: u32,
+    pub reserved: u32,
 }
 
 /// Body of [`kind::EXIT`].
@@ -96,7 +96,7 @@ pub struct ForkBody {
 pub struct ExitBody {
     /// `task->exit_code`: `(status << 8) | signal`.
     pub exit_code: i32,
-    pub _pad: u32,
+    pub reserved: u32,
     pub start_boottime_ns: u64,
 }
 
@@ -110,7 +110,7 @@ pub struct SyscallBody {
     pub addr_len: u16,
     /// Bytes of each string that follows, in order, no NUL.
     pub str_lens: [u16; MAX_STRS],
-    pub _pad: u32,
+    pub reserved: u32,
     /// Return value at syscall exit.
     pub ret: i64,
     /// Raw syscall arguments at entry.

@@ -10,8 +10,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use sensor_common::{
-    EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
-    MAX_ARGV, MAX_STR, TaskOffsets, clone_mode, flags, kind, loss,
+    EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE, MAX_ARGV, MAX_STR,
+    TaskOffsets, clone_mode, flags, kind, loss,
 };
 
 use crate::{
@@ -157,7 +157,7 @@ fn try_fork(ctx: &BtfTracePointContext) -> Option<()> {
         (*body).child_start_boottime_ns = child_start;
         (*body).clone_flags = clone_flags;
         (*body).syscall_nr = nr;
-        (*body)._pad = 0;
+        (*body).reserved = 0;
         submit(buf, HEADER_SIZE + FORK_BODY_SIZE);
     }
     Some(())
@@ -215,7 +215,7 @@ fn try_exit(ctx: &BtfTracePointContext) -> Option<()> {
         fill_header(buf, kind::EXIT);
         let body = buf.add(HEADER_SIZE).cast::<ExitBody>();
         (*body).exit_code = read::<i32>(task, off.task_exit_code).unwrap_or(0);
-        (*body)._pad = 0;
+        (*body).reserved = 0;
         (*body).start_boottime_ns = read::<u64>(task, off.task_start_boottime).unwrap_or(0);
         submit(buf, HEADER_SIZE + EXIT_BODY_SIZE);
     }

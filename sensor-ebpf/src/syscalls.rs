@@ -11,8 +11,8 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use sensor_common::{
-    EXTRA_WORDS, HEADER_SIZE, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE,
-    SyscallBody, SyscallConf, addr_mode, flags, kind, loss, sysflags,
+    EXTRA_WORDS, HEADER_SIZE, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf,
+    addr_mode, flags, kind, loss, sysflags,
 };
 
 use crate::{
@@ -115,7 +115,7 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
         (*body).nr = nr;
         (*body).ret = ret;
         (*body).args = *args;
-        (*body)._pad = 0;
+        (*body).reserved = 0;
         (*body).extra = [0; EXTRA_WORDS];
         (*body).addr_len = 0;
 
@@ -128,11 +128,7 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
             if a != 0 && off <= STR_BASE + 2 * MAX_STR {
                 let ptr = arg(args, a - 1);
                 if ptr != 0 {
-                    let n = bpf_probe_read_user_str(
-                        buf.add(off).cast(),
-                        MAX_STR as u32,
-                        ptr as *const _,
-                    );
+                    let n = bpf_probe_read_user_str(buf.add(off).cast(), MAX_STR as u32, ptr as *const _);
                     if n < 0 {
                         hflags |= flags::READ_FAULT;
                     } else if n > 0 {
@@ -181,9 +177,7 @@ unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf,
             }
             let mut l: u32 = 0;
             // SAFETY: helper validates the user address.
-            let r = unsafe {
-                bpf_probe_read_user((&raw mut l).cast(), 4, lenp as *const _)
-            };
+            let r = unsafe { bpf_probe_read_user((&raw mut l).cast(), 4, lenp as *const _) };
             if r < 0 {
                 *hflags |= flags::READ_FAULT;
                 return;
@@ -198,9 +192,7 @@ unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf,
             // struct user_msghdr starts { void *msg_name; int msg_namelen; }: uapi.
             let mut head = [0u64; 2];
             // SAFETY: helper validates the user address.
-            let r = unsafe {
-                bpf_probe_read_user(head.as_mut_ptr().cast(), 16, msg as *const _)
-            };
+            let r = unsafe { bpf_probe_read_user(head.as_mut_ptr().cast(), 16, msg as *const _) };
             if r < 0 {
                 *hflags |= flags::READ_FAULT;
                 return;
@@ -214,9 +206,7 @@ unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf,
     }
     let len = if len > MAX_SOCKADDR as u64 { MAX_SOCKADDR as u64 } else { len };
     // SAFETY: len ≤ sizeof addr; helper validates the user address.
-    let r = unsafe {
-        bpf_probe_read_user((*body).addr.as_mut_ptr().cast(), len as u32, ptr as *const _)
-    };
+    let r = unsafe { bpf_probe_read_user((*body).addr.as_mut_ptr().cast(), len as u32, ptr as *const _) };
     if r < 0 {
         *hflags |= flags::READ_FAULT;
         return;

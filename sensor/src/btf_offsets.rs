@@ -54,9 +54,8 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
 /// structs and unions the kernel nests members in (`mm_struct` keeps most of
 /// its fields in one; randomized layouts add more).
 pub fn member_offset(btf: &Btf, strukt: &str, member: &str) -> Result<u32, BtfError> {
-    let types = btf
-        .resolve_types_by_name(strukt)
-        .map_err(|source| BtfError::Lookup { what: strukt.to_owned(), source })?;
+    let types =
+        btf.resolve_types_by_name(strukt).map_err(|source| BtfError::Lookup { what: strukt.to_owned(), source })?;
     let st = types
         .into_iter()
         .find_map(|t| match t {
@@ -64,25 +63,20 @@ pub fn member_offset(btf: &Btf, strukt: &str, member: &str) -> Result<u32, BtfEr
             _ => None,
         })
         .ok_or_else(|| BtfError::NoStruct { name: strukt.to_owned() })?;
-    find_in(btf, &st, member, 0)?.ok_or_else(|| BtfError::NoMember {
-        strukt: strukt.to_owned(),
-        member: member.to_owned(),
-    })
+    find_in(btf, &st, member, 0)?
+        .ok_or_else(|| BtfError::NoMember { strukt: strukt.to_owned(), member: member.to_owned() })
 }
 
 fn find_in(btf: &Btf, st: &btf_rs::Struct, member: &str, base_bits: u32) -> Result<Option<u32>, BtfError> {
     for m in &st.members {
-        let name = btf
-            .resolve_name(m)
-            .map_err(|source| BtfError::Lookup { what: member.to_owned(), source })?;
+        let name = btf.resolve_name(m).map_err(|source| BtfError::Lookup { what: member.to_owned(), source })?;
         let bits = base_bits + m.bit_offset();
         if name == member {
             return Ok(Some(bits / 8));
         }
         if name.is_empty() {
-            let ty = btf
-                .resolve_chained_type(m)
-                .map_err(|source| BtfError::Lookup { what: member.to_owned(), source })?;
+            let ty =
+                btf.resolve_chained_type(m).map_err(|source| BtfError::Lookup { what: member.to_owned(), source })?;
             if let Type::Struct(inner) | Type::Union(inner) = ty
                 && let Some(o) = find_in(btf, &inner, member, bits)?
             {

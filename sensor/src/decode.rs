@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use aya::Pod;
 use sensor_common::{
-    EXEC_BODY_SIZE, EventHeader, ExecBody, ExitBody, ForkBody, HEADER_SIZE, MAX_SOCKADDR,
-    SYSCALL_BODY_SIZE, SyscallBody, flags, kind,
+    EXEC_BODY_SIZE, EventHeader, ExecBody, ExitBody, ForkBody, HEADER_SIZE, MAX_SOCKADDR, SYSCALL_BODY_SIZE,
+    SyscallBody, flags, kind,
 };
 
 use crate::event::{Arg, Args, Event, SockAddr};
@@ -84,7 +84,11 @@ fn comm(c: &[u8; 16]) -> String {
 
 /// Decodes one record. `boot_to_unix_ns` turns kernel boot-time stamps into
 /// wall-clock time; `syscalls` is the dense table by number.
-pub fn decode(buf: &[u8], boot_to_unix_ns: i128, syscalls: &[Option<&'static Syscall>]) -> Result<Decoded, DecodeError> {
+pub fn decode(
+    buf: &[u8],
+    boot_to_unix_ns: i128,
+    syscalls: &[Option<&'static Syscall>],
+) -> Result<Decoded, DecodeError> {
     let hdr: EventHeader = read(buf, 0, "header")?;
     if hdr.size as usize != buf.len() {
         // The ring pads records to 8 bytes; the header's size is exact.
@@ -190,11 +194,7 @@ fn decode_exit(buf: &[u8], ev: &mut Event) -> Result<Lifecycle, DecodeError> {
 
 fn decode_syscall(buf: &[u8], ev: &mut Event, syscalls: &[Option<&'static Syscall>]) -> Result<(), DecodeError> {
     let b: SyscallBody = read(buf, HEADER_SIZE, "syscall body")?;
-    let sc = syscalls
-        .get(b.nr as usize)
-        .copied()
-        .flatten()
-        .ok_or(DecodeError::UnknownSyscall { nr: b.nr })?;
+    let sc = syscalls.get(b.nr as usize).copied().flatten().ok_or(DecodeError::UnknownSyscall { nr: b.nr })?;
     ev.kind = Cow::Borrowed(sc.name);
     ev.category = sc.category;
     ev.ret = Some(b.ret);
@@ -261,8 +261,10 @@ fn push_ints(ev: &mut Event, sc: &Syscall, args: &[u64; 6], names: &[Option<&'st
         let Some(name) = name else { continue };
         let raw = args[i];
         // fds, pids and ids are C ints: show -1, not 4294967295.
-        let signed = matches!(*name, "fd" | "dirfd" | "olddirfd" | "newdirfd" | "olddir" | "newdir" | "linkdirfd" | "oldfd" | "newfd" | "pid")
-            || matches!(sc.name, "setuid" | "setgid" | "setreuid" | "setregid" | "setresuid" | "setresgid");
+        let signed = matches!(
+            *name,
+            "fd" | "dirfd" | "olddirfd" | "newdirfd" | "olddir" | "newdir" | "linkdirfd" | "oldfd" | "newfd" | "pid"
+        ) || matches!(sc.name, "setuid" | "setgid" | "setreuid" | "setregid" | "setresuid" | "setresgid");
         let v = if signed { Arg::Int(raw as i32 as i64) } else { Arg::UInt(raw) };
         ev.args.push(*name, v);
     }
@@ -302,11 +304,7 @@ pub fn sockaddr(b: &[u8]) -> SockAddr {
 pub fn errno_name(ret: i64) -> Cow<'static, str> {
     let code = i32::try_from(-ret).unwrap_or(0);
     let e = nix::errno::Errno::from_raw(code);
-    if e == nix::errno::Errno::UnknownErrno {
-        Cow::Owned(format!("E{code}"))
-    } else {
-        Cow::Owned(format!("{e:?}"))
-    }
+    if e == nix::errno::Errno::UnknownErrno { Cow::Owned(format!("E{code}")) } else { Cow::Owned(format!("{e:?}")) }
 }
 
 #[cfg(test)]

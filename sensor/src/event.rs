@@ -115,9 +115,19 @@ pub enum Arg {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "lowercase")]
 pub enum SockAddr {
-    Inet { ip: IpAddr, port: u16 },
-    Inet6 { ip: IpAddr, port: u16 },
-    Unix { path: String },
+    Inet {
+        ip: IpAddr,
+        port: u16,
+    },
+    Inet6 {
+        ip: IpAddr,
+        port: u16,
+    },
+    Unix {
+        path: String,
+    },
     /// Another family, kept as its number.
-    Other { num: u16 },
+    Other {
+        num: u16,
+    },
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use log::info;
+use sensor::metrics::Metrics;
 use sensor::pipeline::{self, Filter, Pipeline};
 use sensor::process::ProcessTable;
 use sensor::programs::{self, Options, Selection};
 use sensor::syscall_table::{self, Category};
-use sensor::metrics::Metrics;
 
 #[derive(Parser)]
 #[command(version, about = "Node-level eBPF runtime security sensor")]

@@ -18,18 +18,30 @@ impl Metrics {
     /// Registration only fails on duplicate names, which this fixed set has not.
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("sensor".into()), None).expect("static prefix");
-        let events = IntCounterVec::new(Opts::new("events_total", "Events decoded, by type"), &["type"]).expect("static");
+        let events =
+            IntCounterVec::new(Opts::new("events_total", "Events decoded, by type"), &["type"]).expect("static");
         let kernel_losses = IntCounterVec::new(
-            Opts::new("kernel_losses_total", "Events lost in the kernel, by reason (ring full, pending table full, ...)"),
+            Opts::new(
+                "kernel_losses_total",
+                "Events lost in the kernel, by reason (ring full, pending table full, ...)",
+            ),
             &["reason"],
         )
         .expect("static");
-        let decode_errors =
-            IntCounterVec::new(Opts::new("decode_errors_total", "Ring-buffer records that failed to decode"), &["reason"]).expect("static");
+        let decode_errors = IntCounterVec::new(
+            Opts::new("decode_errors_total", "Ring-buffer records that failed to decode"),
+            &["reason"],
+        )
+        .expect("static");
         let process_entries = IntGauge::new("process_table_entries", "Live processes tracked").expect("static");
-        let process_evictions = IntCounter::new("process_table_evictions_total", "Process entries dropped because the table was full").expect("static");
-        let process_misses = IntCounter::new("process_table_misses_total", "Events whose process had to be read from /proc").expect("static");
-        let output_errors = IntCounter::new("output_errors_total", "Events that could not be written to the output").expect("static");
+        let process_evictions =
+            IntCounter::new("process_table_evictions_total", "Process entries dropped because the table was full")
+                .expect("static");
+        let process_misses =
+            IntCounter::new("process_table_misses_total", "Events whose process had to be read from /proc")
+                .expect("static");
+        let output_errors =
+            IntCounter::new("output_errors_total", "Events that could not be written to the output").expect("static");
         for c in [&events, &kernel_losses, &decode_errors] {
             registry.register(Box::new(c.clone())).expect("unique");
         }
@@ -37,7 +49,16 @@ impl Metrics {
         registry.register(Box::new(process_evictions.clone())).expect("unique");
         registry.register(Box::new(process_misses.clone())).expect("unique");
         registry.register(Box::new(output_errors.clone())).expect("unique");
-        Self { registry, events, kernel_losses, decode_errors, process_entries, process_evictions, process_misses, output_errors }
+        Self {
+            registry,
+            events,
+            kernel_losses,
+            decode_errors,
+            process_entries,
+            process_evictions,
+            process_misses,
+            output_errors,
+        }
     }
 
     /// Text exposition format.
@@ -52,10 +73,12 @@ impl Metrics {
     /// `decode_errors.<reason>`, as one JSON object.
     pub fn summary_json(&self) -> String {
         let mut m = serde_json::Map::new();
-        for (prefix, vec) in [("events", &self.events), ("lost", &self.kernel_losses), ("decode_errors", &self.decode_errors)] {
+        for (prefix, vec) in
+            [("events", &self.events), ("lost", &self.kernel_losses), ("decode_errors", &self.decode_errors)]
+        {
             for mf in prometheus::core::Collector::collect(vec) {
                 for metric in mf.get_metric() {
-                    let label = metric.get_label().first().map(|l| l.value()).unwrap_or_default();
+                    let label = metric.get_label().first().map(prometheus::proto::LabelPair::value).unwrap_or_default();
                     let v = metric.get_counter().get_value() as u64;
                     m.insert(format!("{prefix}.{label}"), v.into());
                 }

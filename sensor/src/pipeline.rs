@@ -46,7 +46,9 @@ impl Filter {
             return false;
         }
         match &self.types {
-            Some(t) => ev.category == Category::Sensor || t.contains(ev.kind.as_ref()) || t.contains(ev.category.as_str()),
+            Some(t) => {
+                ev.category == Category::Sensor || t.contains(ev.kind.as_ref()) || t.contains(ev.category.as_str())
+            }
             None => true,
         }
     }

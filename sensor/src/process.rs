@@ -220,7 +220,9 @@ impl ProcessTable {
         if let Some(p) = self.live.get(&pid) {
             return Some(p.clone());
         }
-        if let Some(p) = self.exited.iter().filter(|((k, _), _)| *k == pid).max_by_key(|((_, s), _)| *s).map(|(_, p)| p.clone()) {
+        if let Some(p) =
+            self.exited.iter().filter(|((k, _), _)| *k == pid).max_by_key(|((_, s), _)| *s).map(|(_, p)| p.clone())
+        {
             return Some(p);
         }
         self.stats.misses += 1;
@@ -254,7 +256,7 @@ impl ProcessTable {
     }
 }
 
-/// Seeded start times come at clock-tick precision (10 ms at USER_HZ=100).
+/// Seeded start times come at clock-tick precision (10 ms at `USER_HZ=100`).
 fn same_start(a: u64, b: u64) -> bool {
     a.abs_diff(b) < procfs::tick_ns()
 }

@@ -41,9 +41,7 @@ pub fn process(pid: u32) -> Option<Process> {
     let (name, ppid, ticks) = parse_stat(&stat)?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let args = crate::decode::split_argv(&cmdline);
-    let exe = fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let (uid, euid) = fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -79,8 +77,10 @@ mod tests {
     fn reads_self() {
         let me = process(std::process::id()).expect("own /proc entry");
         assert_eq!(me.pid, std::process::id());
-        assert!(me.exe.ends_with(std::env::current_exe().unwrap().file_name().unwrap().to_str().unwrap())
-            || me.exe.contains("deleted"));
+        assert!(
+            me.exe.ends_with(std::env::current_exe().unwrap().file_name().unwrap().to_str().unwrap())
+                || me.exe.contains("deleted")
+        );
         assert!(!me.args.is_empty());
     }
 }

@@ -85,14 +85,12 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         sys_enter_args_off: tracefs::field_offset(&root, "raw_syscalls", "sys_enter", "args")?,
         sys_exit_id_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "id")?,
         sys_exit_ret_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "ret")?,
-        _pad: 0,
+        reserved: 0,
         task,
     };
 
-    let mut ebpf = EbpfLoader::new()
-        .map_max_entries("EVENTS", opts.ring_bytes)
-        .load(OBJECT)
-        .map_err(LoadError::Object)?;
+    let mut ebpf =
+        EbpfLoader::new().map_max_entries("EVENTS", opts.ring_bytes).load(OBJECT).map_err(LoadError::Object)?;
 
     {
         let m = ebpf.map_mut("CONFIG").ok_or(LoadError::MissingMap { name: "CONFIG" })?;

@@ -62,7 +62,7 @@ const fn conf(flags: u8, strs: [u8; 3]) -> SyscallConf {
         clone_mode: clone_mode::NONE,
         extra_arg: 0,
         extra_len: 0,
-        _pad: [0; 2],
+        reserved: [0; 2],
     }
 }
 
@@ -104,25 +104,73 @@ macro_rules! sc {
     };
 }
 
-/// x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+/// x86-64 syscall numbers (`arch/x86/entry/syscalls/syscall_64.tbl`).
 #[cfg(target_arch = "x86_64")]
 pub const TABLE: &[Syscall] = &[
     // Strings are indexed by argument number + 1.
-    sc!(2, "open", File, plain([1, 0, 0]), Shape::Open { dirfd: false, flags_arg: Some(1), mode_arg: Some(2), how: false }),
-    sc!(257, "openat", File, plain([2, 0, 0]), Shape::Open { dirfd: true, flags_arg: Some(2), mode_arg: Some(3), how: false }),
-    sc!(437, "openat2", File, with_extra(plain([2, 0, 0]), 2, 24), Shape::Open { dirfd: true, flags_arg: None, mode_arg: None, how: true }),
-    sc!(85, "creat", File, plain([1, 0, 0]), Shape::Open { dirfd: false, flags_arg: None, mode_arg: Some(1), how: false }),
+    sc!(
+        2,
+        "open",
+        File,
+        plain([1, 0, 0]),
+        Shape::Open { dirfd: false, flags_arg: Some(1), mode_arg: Some(2), how: false }
+    ),
+    sc!(
+        257,
+        "openat",
+        File,
+        plain([2, 0, 0]),
+        Shape::Open { dirfd: true, flags_arg: Some(2), mode_arg: Some(3), how: false }
+    ),
+    sc!(
+        437,
+        "openat2",
+        File,
+        with_extra(plain([2, 0, 0]), 2, 24),
+        Shape::Open { dirfd: true, flags_arg: None, mode_arg: None, how: true }
+    ),
+    sc!(
+        85,
+        "creat",
+        File,
+        plain([1, 0, 0]),
+        Shape::Open { dirfd: false, flags_arg: None, mode_arg: Some(1), how: false }
+    ),
     sc!(87, "unlink", File, plain([1, 0, 0]), generic(&[], &["path"])),
     sc!(263, "unlinkat", File, plain([2, 0, 0]), generic(&[Some("dirfd"), None, Some("flags")], &["name"])),
     sc!(82, "rename", File, plain([1, 2, 0]), generic(&[], &["oldpath", "newpath"])),
-    sc!(264, "renameat", File, plain([2, 4, 0]), generic(&[Some("olddirfd"), None, Some("newdirfd")], &["oldpath", "newpath"])),
-    sc!(316, "renameat2", File, plain([2, 4, 0]), generic(&[Some("olddirfd"), None, Some("newdirfd"), None, Some("flags")], &["oldpath", "newpath"])),
+    sc!(
+        264,
+        "renameat",
+        File,
+        plain([2, 4, 0]),
+        generic(&[Some("olddirfd"), None, Some("newdirfd")], &["oldpath", "newpath"])
+    ),
+    sc!(
+        316,
+        "renameat2",
+        File,
+        plain([2, 4, 0]),
+        generic(&[Some("olddirfd"), None, Some("newdirfd"), None, Some("flags")], &["oldpath", "newpath"])
+    ),
     sc!(90, "chmod", File, plain([1, 0, 0]), generic(&[None, Some("mode")], &["filename"])),
     sc!(91, "fchmod", File, plain([0, 0, 0]), generic(&[Some("fd"), Some("mode")], &[])),
     sc!(268, "fchmodat", File, plain([2, 0, 0]), generic(&[Some("dirfd"), None, Some("mode")], &["filename"])),
-    sc!(452, "fchmodat2", File, plain([2, 0, 0]), generic(&[Some("dirfd"), None, Some("mode"), Some("flags")], &["filename"])),
+    sc!(
+        452,
+        "fchmodat2",
+        File,
+        plain([2, 0, 0]),
+        generic(&[Some("dirfd"), None, Some("mode"), Some("flags")], &["filename"])
+    ),
     sc!(86, "link", File, plain([1, 2, 0]), generic(&[], &["oldpath", "newpath"])),
-    sc!(265, "linkat", File, plain([2, 4, 0]), generic(&[Some("olddir"), None, Some("newdir"), None, Some("flags")], &["oldpath", "newpath"])),
+    sc!(
+        265,
+        "linkat",
+        File,
+        plain([2, 4, 0]),
+        generic(&[Some("olddir"), None, Some("newdir"), None, Some("flags")], &["oldpath", "newpath"])
+    ),
     sc!(88, "symlink", File, plain([1, 2, 0]), generic(&[], &["target", "linkpath"])),
     sc!(266, "symlinkat", File, plain([1, 3, 0]), generic(&[None, Some("linkdirfd")], &["target", "linkpath"])),
     sc!(83, "mkdir", File, plain([1, 0, 0]), generic(&[None, Some("mode")], &["path"])),
@@ -137,10 +185,28 @@ pub const TABLE: &[Syscall] = &[
     sc!(49, "bind", Network, net(addr_mode::PTR_LEN, 1, 2), Shape::Net { ints: &[Some("fd")] }),
     sc!(50, "listen", Network, plain([0, 0, 0]), generic(&[Some("fd"), Some("backlog")], &[])),
     sc!(43, "accept", Network, net(addr_mode::PTR_LENPTR, 1, 2), Shape::Net { ints: &[Some("fd")] }),
-    sc!(288, "accept4", Network, net(addr_mode::PTR_LENPTR, 1, 2), Shape::Net { ints: &[Some("fd"), None, None, Some("flags")] }),
-    sc!(44, "sendto", Network, net(addr_mode::PTR_LEN, 4, 5), Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }),
+    sc!(
+        288,
+        "accept4",
+        Network,
+        net(addr_mode::PTR_LENPTR, 1, 2),
+        Shape::Net { ints: &[Some("fd"), None, None, Some("flags")] }
+    ),
+    sc!(
+        44,
+        "sendto",
+        Network,
+        net(addr_mode::PTR_LEN, 4, 5),
+        Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }
+    ),
     sc!(46, "sendmsg", Network, net(addr_mode::MSGHDR, 1, 0), Shape::Net { ints: &[Some("fd"), None, Some("flags")] }),
-    sc!(45, "recvfrom", Network, net(addr_mode::PTR_LENPTR, 4, 5), Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }),
+    sc!(
+        45,
+        "recvfrom",
+        Network,
+        net(addr_mode::PTR_LENPTR, 4, 5),
+        Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }
+    ),
     sc!(47, "recvmsg", Network, net(addr_mode::MSGHDR, 1, 0), Shape::Net { ints: &[Some("fd"), None, Some("flags")] }),
     sc!(105, "setuid", Privilege, plain([0, 0, 0]), generic(&[Some("uid")], &[])),
     sc!(106, "setgid", Privilege, plain([0, 0, 0]), generic(&[Some("gid")], &[])),
@@ -150,7 +216,13 @@ pub const TABLE: &[Syscall] = &[
     sc!(119, "setresgid", Privilege, plain([0, 0, 0]), generic(&[Some("rgid"), Some("egid"), Some("sgid")], &[])),
     sc!(126, "capset", Privilege, with_extra(plain([0, 0, 0]), 1, 24), generic(&[], &[])),
     sc!(101, "ptrace", Privilege, plain([0, 0, 0]), generic(&[Some("request"), Some("pid")], &[])),
-    sc!(165, "mount", Privilege, plain([1, 2, 3]), generic(&[None, None, None, Some("flags")], &["dev", "dir", "type"])),
+    sc!(
+        165,
+        "mount",
+        Privilege,
+        plain([1, 2, 3]),
+        generic(&[None, None, None, Some("flags")], &["dev", "dir", "type"])
+    ),
     sc!(166, "umount2", Privilege, plain([1, 0, 0]), generic(&[None, Some("flags")], &["name"])),
     sc!(272, "unshare", Privilege, plain([0, 0, 0]), generic(&[Some("flags")], &[])),
     sc!(308, "setns", Privilege, plain([0, 0, 0]), generic(&[Some("fd"), Some("nstype")], &[])),
@@ -160,7 +232,13 @@ pub const TABLE: &[Syscall] = &[
     sc!(323, "userfaultfd", Privilege, plain([0, 0, 0]), generic(&[Some("flags")], &[])),
     // Success is reported by sched_process_exec; failures only here.
     sc!(59, "execve", Process, conf(EMIT | sysflags::EMIT_ON_ERROR_ONLY, [1, 0, 0]), generic(&[], &["filename"])),
-    sc!(322, "execveat", Process, conf(EMIT | sysflags::EMIT_ON_ERROR_ONLY, [2, 0, 0]), generic(&[Some("dirfd"), None, None, None, Some("flags")], &["filename"])),
+    sc!(
+        322,
+        "execveat",
+        Process,
+        conf(EMIT | sysflags::EMIT_ON_ERROR_ONLY, [2, 0, 0]),
+        generic(&[Some("dirfd"), None, None, None, Some("flags")], &["filename"])
+    ),
     sc!(56, "clone", Process, clone(clone_mode::ARG0), Shape::None),
     sc!(435, "clone3", Process, clone(clone_mode::CLONE3), Shape::None),
     sc!(57, "fork", Process, clone(clone_mode::FORK), Shape::None),
@@ -193,9 +271,7 @@ pub fn index() -> Vec<Option<&'static Syscall>> {
 
 /// Event type names the sensor can produce, for `--type` validation.
 pub fn all_names() -> impl Iterator<Item = &'static str> {
-    ["execve", "clone", "procexit"]
-        .into_iter()
-        .chain(TABLE.iter().filter(|s| s.shape != Shape::None).map(|s| s.name))
+    ["execve", "clone", "procexit"].into_iter().chain(TABLE.iter().filter(|s| s.shape != Shape::None).map(|s| s.name))
 }
 
 #[cfg(test)]

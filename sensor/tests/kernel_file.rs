@@ -1,5 +1,7 @@
 //! File events from the real kernel: each test performs the action and
 //! asserts on the event the sensor prints.
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::many_single_char_names, clippy::items_after_statements)]
 
 mod common;
 
@@ -20,7 +22,7 @@ fn open_creat_wronly_reports_path_flags_fd_pid() {
     let Some(s) = sensor() else { return };
     let dir = tmp();
     let path = dir.path().join(unique("open"));
-    let f = fs::OpenOptions::new().write(true).create(true).mode(0o640).open(&path).unwrap();
+    let f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o640).open(&path).unwrap();
     let fd = f.as_raw_fd();
     let p = path.to_str().unwrap().to_owned();
     let ev = s.wait_for("openat of the new file", |e| is(e, "openat") && arg(e, "name") == p.as_str());
@@ -74,9 +76,15 @@ fn creat_and_legacy_open_and_openat2() {
         mode: u64,
         resolve: u64,
     }
-    let how = OpenHow { flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64, mode: 0, resolve: 0x04 /* RESOLVE_NO_SYMLINKS */ };
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: 0x04, /* RESOLVE_NO_SYMLINKS */
+    };
     // SAFETY: openat2 with a valid struct and its size.
-    let fd3 = unsafe { libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, cs.as_ptr(), &raw const how, std::mem::size_of::<OpenHow>()) };
+    let fd3 = unsafe {
+        libc::syscall(libc::SYS_openat2, libc::AT_FDCWD, cs.as_ptr(), &raw const how, std::mem::size_of::<OpenHow>())
+    };
     assert!(fd3 >= 0, "openat2: {}", std::io::Error::last_os_error());
     let ev = s.wait_for("openat2", |e| is(e, "openat2") && arg(e, "name") == c.to_str().unwrap());
     assert_eq!(arg(&ev, "flags"), how.flags);
@@ -114,7 +122,8 @@ fn unlink_rename_chmod_mkdir_rmdir() {
     let f = fs::File::open(&b).unwrap();
     f.set_permissions(fs::Permissions::from_mode(0o600)).unwrap();
     let fd = f.as_raw_fd();
-    let ev = s.wait_for("fchmod", |e| is(e, "fchmod") && e["tid"] == tid() && arg(e, "fd") == fd && arg(e, "mode") == 0o600);
+    let ev =
+        s.wait_for("fchmod", |e| is(e, "fchmod") && e["tid"] == tid() && arg(e, "fd") == fd && arg(e, "mode") == 0o600);
     assert_eq!(ev["ret"], 0);
 
     fs::remove_file(&b).unwrap();
@@ -144,9 +153,12 @@ fn link_and_symlink() {
     fs::hard_link(&target, &hard).unwrap();
     std::os::unix::fs::symlink(&target, &soft).unwrap();
     let t = target.to_str().unwrap().to_owned();
-    let ev = s.wait_for("link", |e| matches!(e["type"].as_str(), Some("link" | "linkat")) && arg(e, "oldpath") == t.as_str());
+    let ev = s
+        .wait_for("link", |e| matches!(e["type"].as_str(), Some("link" | "linkat")) && arg(e, "oldpath") == t.as_str());
     assert_eq!(arg(&ev, "newpath"), hard.to_str().unwrap());
-    let ev = s.wait_for("symlink", |e| matches!(e["type"].as_str(), Some("symlink" | "symlinkat")) && arg(e, "target") == t.as_str());
+    let ev = s.wait_for("symlink", |e| {
+        matches!(e["type"].as_str(), Some("symlink" | "symlinkat")) && arg(e, "target") == t.as_str()
+    });
     assert_eq!(arg(&ev, "linkpath"), soft.to_str().unwrap());
     assert_eq!(ev["ret"], 0);
 }
@@ -206,7 +218,9 @@ fn long_path_is_truncated_and_flagged() {
     let long = format!("/nonexistent/{}/{}", unique("long"), "a".repeat(5000));
     let _ = fs::File::open(&long);
     let prefix = long[..200].to_owned();
-    let ev = s.wait_for("truncated open", |e| is(e, "openat") && arg(e, "name").as_str().is_some_and(|n| n.starts_with(&prefix)));
+    let ev = s.wait_for("truncated open", |e| {
+        is(e, "openat") && arg(e, "name").as_str().is_some_and(|n| n.starts_with(&prefix))
+    });
     assert_eq!(ev["truncated"], true);
     assert_eq!(arg(&ev, "name").as_str().unwrap().len(), 4095);
     assert_eq!(ev["errno"], "ENAMETOOLONG");

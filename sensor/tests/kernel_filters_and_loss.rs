@@ -1,5 +1,7 @@
 //! Kernel-side type selection, pid filtering, and visible loss accounting,
 //! each with its own sensor process.
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::many_single_char_names, clippy::items_after_statements)]
 
 mod common;
 

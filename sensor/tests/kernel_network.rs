@@ -1,4 +1,6 @@
 //! Network events for real: TCP over IPv4 and IPv6, UDP, unix sockets.
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::many_single_char_names, clippy::items_after_statements)]
 
 mod common;
 
@@ -89,7 +91,13 @@ fn udp_sendto_recvfrom_and_msg_variants() {
     nix::sys::socket::sendmsg(a.as_raw_fd(), &iov, &[], nix::sys::socket::MsgFlags::empty(), Some(&dst)).unwrap();
     let mut rb = [0u8; 8];
     let mut riov = [std::io::IoSliceMut::new(&mut rb)];
-    let r = nix::sys::socket::recvmsg::<nix::sys::socket::SockaddrIn>(b.as_raw_fd(), &mut riov, None, nix::sys::socket::MsgFlags::empty()).unwrap();
+    let r = nix::sys::socket::recvmsg::<nix::sys::socket::SockaddrIn>(
+        b.as_raw_fd(),
+        &mut riov,
+        None,
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     assert_eq!(r.bytes, 3);
     let ev = s.wait_for("sendmsg", |e| is(e, "sendmsg") && e["tid"] == me && addr_is(e, "127.0.0.1", pb));
     assert_eq!(ev["ret"], 3);

@@ -1,5 +1,7 @@
 //! Privilege and escape signals for real. Actions that would change the
 //! test process run in a child between fork and exec (`pre_exec`).
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::many_single_char_names, clippy::items_after_statements)]
 
 mod common;
 
@@ -63,7 +65,16 @@ fn unshare_setns_mount_umount() {
         check(fd.into())?;
         check(libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS).into())?;
         check(libc::setns(fd, libc::CLONE_NEWUTS).into())?;
-        check(libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()).into())?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+            .into(),
+        )?;
         check(libc::mount(src.as_ptr(), t2.as_ptr(), fstype.as_ptr(), libc::MS_NOSUID, std::ptr::null()).into())?;
         check(libc::umount2(t2.as_ptr(), libc::MNT_DETACH).into())
     });
@@ -90,7 +101,9 @@ fn ptrace_attach_reports_request_and_target() {
     let _ = nix::sys::ptrace::detach(vpid, None);
     victim.kill().unwrap();
     victim.wait().unwrap();
-    let ev = s.wait_for("ptrace attach", |e| is(e, "ptrace") && e["pid"] == me() && arg(e, "pid") == i64::from(vpid.as_raw()));
+    let ev = s.wait_for("ptrace attach", |e| {
+        is(e, "ptrace") && e["pid"] == me() && arg(e, "pid") == i64::from(vpid.as_raw())
+    });
     assert_eq!(arg(&ev, "request"), libc::PTRACE_ATTACH);
     assert_eq!(ev["ret"], 0);
 }
@@ -145,7 +158,9 @@ fn bpf_modules_userfaultfd() {
     // SAFETY: a zero-length image is rejected.
     let r = unsafe { libc::syscall(libc::SYS_init_module, std::ptr::null::<u8>(), 0, cparams.as_ptr()) };
     assert_eq!(r, -1);
-    s.wait_for("init_module", |e| is(e, "init_module") && e["pid"] == me() && arg(e, "uargs") == format!("{params}=1").as_str());
+    s.wait_for("init_module", |e| {
+        is(e, "init_module") && e["pid"] == me() && arg(e, "uargs") == format!("{params}=1").as_str()
+    });
 
     // SAFETY: userfaultfd returns an fd or an error; the fd is closed.
     let r = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };

@@ -1,4 +1,6 @@
 //! Process events (exec, fork, exit) and in-kernel filtering, for real.
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::many_single_char_names, clippy::items_after_statements)]
 
 mod common;
 

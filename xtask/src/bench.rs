@@ -141,7 +141,9 @@ fn run_sensor_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
             results.entry(format!("{kind:?}")).or_default().push(Sample { base, with, received, lost });
         }
     }
-    println!("| storm | count | baseline (median) | with sensor (median) | slowdown | expected | received (min) | lost (max) |");
+    println!(
+        "| storm | count | baseline (median) | with sensor (median) | slowdown | expected | received (min) | lost (max) |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (kind, n) in storms(a) {
         let s = &results[&format!("{kind:?}")];
@@ -164,7 +166,11 @@ fn which(tool: &str) -> Option<PathBuf> {
 }
 
 fn run_compare(a: &BenchArgs) -> anyhow::Result<()> {
-    let tools = [(Kind::Open, "opensnoop", a.opens), (Kind::Exec, "execsnoop", a.execs), (Kind::Connect, "tcpconnect", a.connects)];
+    let tools = [
+        (Kind::Open, "opensnoop", a.opens),
+        (Kind::Exec, "execsnoop", a.execs),
+        (Kind::Connect, "tcpconnect", a.connects),
+    ];
     println!();
     println!("| storm | tool | baseline (median) | with tool (median) | slowdown |");
     println!("|---|---|---|---|---|");
@@ -184,7 +190,12 @@ fn run_compare(a: &BenchArgs) -> anyhow::Result<()> {
         if b.is_zero() {
             bail!("zero baseline");
         }
-        println!("| {kind:?} | {tool} | {:.3} s | {:.3} s | {:.2}x |", b.as_secs_f64(), w.as_secs_f64(), w.as_secs_f64() / b.as_secs_f64());
+        println!(
+            "| {kind:?} | {tool} | {:.3} s | {:.3} s | {:.2}x |",
+            b.as_secs_f64(),
+            w.as_secs_f64(),
+            w.as_secs_f64() / b.as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -10,7 +10,18 @@ fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {
 fn header(kind: u16, size: usize) -> EventHeader {
     let mut comm = [0u8; 16];
     comm[..4].copy_from_slice(b"test");
-    EventHeader { kind, flags: 0, size: size as u32, ts_ns: 1_000, pid: 10, tid: 11, uid: 1, gid: 2, cgroup_id: 3, comm }
+    EventHeader {
+        kind,
+        flags: 0,
+        size: size as u32,
+        ts_ns: 1_000,
+        pid: 10,
+        tid: 11,
+        uid: 1,
+        gid: 2,
+        cgroup_id: 3,
+        comm,
+    }
 }
 
 fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]) -> Vec<u8> {
@@ -20,7 +31,8 @@ fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]
     }
     let mut a = [0u8; sensor_common::MAX_SOCKADDR];
     a[..addr.len()].copy_from_slice(addr);
-    let body = SyscallBody { nr, addr_len: addr.len() as u16, str_lens, _pad: 0, ret, args, extra: [0; 3], addr: a };
+    let body =
+        SyscallBody { nr, addr_len: addr.len() as u16, str_lens, reserved: 0, ret, args, extra: [0; 3], addr: a };
     let tail: Vec<u8> = strs.concat();
     let size = HEADER_SIZE + SYSCALL_BODY_SIZE + tail.len();
     let mut out = bytes_of(&header(kind::SYSCALL, size));
@@ -163,7 +175,16 @@ fn exec_record_splits_argv_and_flags_truncation() {
 
 #[test]
 fn fork_and_exit_records() {
-    let body = ForkBody { parent_pid: 10, parent_tid: 11, child_pid: 20, child_tid: 20, child_start_boottime_ns: 7, clone_flags: 17, syscall_nr: nr("clone") as i32, _pad: 0 };
+    let body = ForkBody {
+        parent_pid: 10,
+        parent_tid: 11,
+        child_pid: 20,
+        child_tid: 20,
+        child_start_boottime_ns: 7,
+        clone_flags: 17,
+        syscall_nr: nr("clone") as i32,
+        reserved: 0,
+    };
     let mut rec = bytes_of(&header(kind::FORK, HEADER_SIZE + FORK_BODY_SIZE));
     rec.extend(bytes_of(&body));
     let d = dec(&rec).unwrap();
@@ -171,7 +192,7 @@ fn fork_and_exit_records() {
     assert_eq!(d.event.args.str("syscall"), Some("clone"));
     assert_eq!(d.lifecycle, Some(Lifecycle::Fork { child_pid: 20, child_start_ns: 7 }));
 
-    let body = ExitBody { exit_code: 9, _pad: 0, start_boottime_ns: 7 };
+    let body = ExitBody { exit_code: 9, reserved: 0, start_boottime_ns: 7 };
     let mut rec = bytes_of(&header(kind::EXIT, HEADER_SIZE + EXIT_BODY_SIZE));
     rec.extend(bytes_of(&body));
     let e = dec(&rec).unwrap().event;

@@ -4,7 +4,7 @@ fn table() -> ProcessTable {
     ProcessTable::new(1000, Duration::from_secs(60))
 }
 
-/// Pids far above pid_max so /proc lookups never find a real process.
+/// Pids far above `pid_max` so /proc lookups never find a real process.
 const BASE: u32 = 4_000_000_000;
 
 fn exec(t: &mut ProcessTable, pid: u32, ppid: u32, start: u64, exe: &str) {

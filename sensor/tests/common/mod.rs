@@ -1,6 +1,8 @@
 //! A real `sensor events` process shared by the tests of one binary: tests
 //! act, then wait for the matching JSON event on its stdout.
 #![allow(dead_code)]
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -79,7 +81,8 @@ impl Sensor {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("sensor printed non-JSON {line:?}: {e}"));
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("sensor printed non-JSON {line:?}: {e}"));
                 let (lock, cv) = &*ev;
                 lock.lock().unwrap().push(v);
                 cv.notify_all();
@@ -91,10 +94,10 @@ impl Sensor {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[sensor {pid}] {line}");
-                if line.contains("sensor: ready") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
+                if line.contains("sensor: ready")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(());
                 }
             }
         });
@@ -107,8 +110,7 @@ impl Sensor {
 
     /// The first event satisfying `pred`, waiting up to 10 s.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        self.try_wait_for(Duration::from_secs(10), &pred)
-            .unwrap_or_else(|| panic!("no event matching: {what}"))
+        self.try_wait_for(Duration::from_secs(10), &pred).unwrap_or_else(|| panic!("no event matching: {what}"))
     }
 
     pub fn try_wait_for(&self, timeout: Duration, pred: &dyn Fn(&Value) -> bool) -> Option<Value> {
