@@ -35,7 +35,10 @@ pub struct Config {
     pub sys_exit_id_off: u32,
     /// Offset of `long ret` in `raw_syscalls:sys_exit`.
     pub sys_exit_ret_off: u32,
-    pub reserved: u32,
+    /// Offset in `struct pt_regs` of the syscall number at exit (`orig_ax` on x86-64).
+    pub regs_nr_off: u32,
+    /// Offsets in `struct pt_regs` of the six syscall argument registers.
+    pub regs_arg_off: [u32; 6],
     pub task: TaskOffsets,
 }
 

@@ -7,8 +7,8 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid,
         generated::{bpf_probe_read_user, bpf_probe_read_user_str},
     },
-    macros::tracepoint,
-    programs::TracePointContext,
+    macros::{btf_tracepoint, tracepoint},
+    programs::{BtfTracePointContext, TracePointContext},
 };
 use sensor_common::{
     EXTRA_WORDS, HEADER_SIZE, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf,
@@ -18,9 +18,66 @@ use sensor_common::{
 use crate::{
     maps::{CONFIG, PENDING, Pending, SYSCALLS, count_loss},
     record::{fill_header, scratch, submit},
+    task::read,
 };
 
 const STR_BASE: usize = HEADER_SIZE + SYSCALL_BODY_SIZE;
+
+// Two attachments of the same logic: BTF raw tracepoints (no per-hit copy
+// of the arguments into a trace buffer: cheaper on every syscall of the
+// node) and classic tracepoints as the fallback where BTF ones fail to load.
+
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter_btf(ctx: BtfTracePointContext) -> u32 {
+    let _ = try_sys_enter_btf(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_enter_btf(ctx: &BtfTracePointContext) -> Option<()> {
+    let cfg = CONFIG.get(0)?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
+    let nr: i64 = ctx.arg(1);
+    stashed(nr)?;
+    let regs = ctx.arg::<*const u8>(0) as u64;
+    let o = &cfg.regs_arg_off;
+    // SAFETY: reads through bpf_probe_read_kernel at offsets from this kernel's BTF.
+    let args = unsafe {
+        [
+            read::<u64>(regs, o[0])?,
+            read::<u64>(regs, o[1])?,
+            read::<u64>(regs, o[2])?,
+            read::<u64>(regs, o[3])?,
+            read::<u64>(regs, o[4])?,
+            read::<u64>(regs, o[5])?,
+        ]
+    };
+    stash(pid_tgid as u32, nr, args);
+    Some(())
+}
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
+    let _ = try_sys_exit_btf(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit_btf(ctx: &BtfTracePointContext) -> Option<()> {
+    let cfg = CONFIG.get(0)?;
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
+    let regs = ctx.arg::<*const u8>(0) as u64;
+    // SAFETY: read through bpf_probe_read_kernel at an offset from BTF.
+    let nr: i64 = unsafe { read::<i64>(regs, cfg.regs_nr_off)? };
+    let ret: i64 = ctx.arg(1);
+    exit_common(pid_tgid, nr, ret)
+}
 
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
@@ -37,19 +94,10 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
     }
     // SAFETY: offsets come from this kernel's tracepoint format file.
     let nr: i64 = unsafe { ctx.read_at(cfg.sys_enter_id_off as usize).ok()? };
-    if nr < 0 || nr >= MAX_SYSCALLS as i64 {
-        return None;
-    }
-    let conf = SYSCALLS.get(nr as u32)?;
-    if conf.flags & sysflags::STASH == 0 {
-        return None;
-    }
+    stashed(nr)?;
     // SAFETY: as above.
     let args: [u64; 6] = unsafe { ctx.read_at(cfg.sys_enter_args_off as usize).ok()? };
-    let pending = Pending { nr: nr as u64, args };
-    if PENDING.insert(pid_tgid as u32, pending, 0).is_err() {
-        count_loss(loss::PENDING_FULL);
-    }
+    stash(pid_tgid as u32, nr, args);
     Some(())
 }
 
@@ -68,15 +116,35 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     }
     // SAFETY: offsets come from this kernel's tracepoint format file.
     let nr: i64 = unsafe { ctx.read_at(cfg.sys_exit_id_off as usize).ok()? };
-    if nr < 0 || nr >= MAX_SYSCALLS as i64 {
+    // SAFETY: as above.
+    let ret: i64 = unsafe { ctx.read_at(cfg.sys_exit_ret_off as usize).ok()? };
+    exit_common(pid_tgid, nr, ret)
+}
+
+/// The table entry of a syscall whose arguments are kept at entry.
+#[inline(always)]
+fn stashed(nr: i64) -> Option<&'static SyscallConf> {
+    if nr < 0 || nr >= i64::from(MAX_SYSCALLS) {
         return None;
     }
     let conf = SYSCALLS.get(nr as u32)?;
     if conf.flags & sysflags::STASH == 0 {
         return None;
     }
-    // SAFETY: as above.
-    let ret: i64 = unsafe { ctx.read_at(cfg.sys_exit_ret_off as usize).ok()? };
+    Some(conf)
+}
+
+#[inline(always)]
+fn stash(tid: u32, nr: i64, args: [u64; 6]) {
+    let pending = Pending { nr: nr as u64, args };
+    if PENDING.insert(tid, pending, 0).is_err() {
+        count_loss(loss::PENDING_FULL);
+    }
+}
+
+#[inline(always)]
+fn exit_common(pid_tgid: u64, nr: i64, ret: i64) -> Option<()> {
+    let conf = stashed(nr)?;
     let tid = pid_tgid as u32;
     // SAFETY: the value is copied out before the entry is removed.
     let pending = match unsafe { PENDING.get(tid) } {

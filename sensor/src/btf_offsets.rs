@@ -50,6 +50,23 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
     })
 }
 
+/// `struct pt_regs` offsets of the syscall number at exit and the six
+/// argument registers, for the BTF syscall hooks. `None` on architectures
+/// without a mapping here: the classic tracepoints carry the arguments.
+pub fn regs_offsets(path: &Path) -> Result<Option<(u32, [u32; 6])>, BtfError> {
+    #[cfg(target_arch = "x86_64")]
+    const REGS: Option<(&str, [&str; 6])> = Some(("orig_ax", ["di", "si", "dx", "r10", "r8", "r9"]));
+    #[cfg(not(target_arch = "x86_64"))]
+    const REGS: Option<(&str, [&str; 6])> = None;
+    let Some((nr, args)) = REGS else { return Ok(None) };
+    let btf = Btf::from_file(path).map_err(|source| BtfError::Open { path: path.to_owned(), source })?;
+    let mut out = [0u32; 6];
+    for (slot, name) in out.iter_mut().zip(args) {
+        *slot = member_offset(&btf, "pt_regs", name)?;
+    }
+    Ok(Some((member_offset(&btf, "pt_regs", nr)?, out)))
+}
+
 /// Byte offset of `member` in `struct strukt`, looking through the anonymous
 /// structs and unions the kernel nests members in (`mm_struct` keeps most of
 /// its fields in one; randomized layouts add more).

@@ -10,7 +10,7 @@ use log::info;
 use sensor::metrics::Metrics;
 use sensor::pipeline::{self, Filter, Pipeline};
 use sensor::process::ProcessTable;
-use sensor::programs::{self, Options, Selection};
+use sensor::programs::{self, Options, Selection, SyscallHooks};
 use sensor::syscall_table::{self, Category};
 
 #[derive(Parser)]
@@ -43,6 +43,10 @@ struct EventsArgs {
     /// Most processes tracked at once.
     #[arg(long, default_value_t = 65_536)]
     process_table_size: usize,
+    /// Syscall hooks: BTF raw tracepoints (cheaper), classic tracepoints, or
+    /// auto (BTF where they load).
+    #[arg(long, value_enum, default_value_t = SyscallHooks::Auto)]
+    syscall_hooks: SyscallHooks,
     /// Leave out the process and ancestry of each event.
     #[arg(long)]
     no_enrich: bool,
@@ -100,8 +104,10 @@ async fn stop_signal() {
 async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let (selection, types) = selection(&a.types)?;
     let ring_bytes = a.ring_buffer;
-    let mut loaded = programs::load(&Options { ring_bytes, agent_tgid: std::process::id(), selection })
-        .context("starting the kernel side")?;
+    let mut loaded =
+        programs::load(&Options { ring_bytes, agent_tgid: std::process::id(), selection, hooks: a.syscall_hooks })
+            .context("starting the kernel side")?;
+    info!("syscall hooks: {}", loaded.hooks);
     let mut table = ProcessTable::new(a.process_table_size, Duration::from_secs(5));
     let seeded = table.seed_from_proc();
     let filter = Filter { types, pids: (!a.pid.is_empty()).then(|| a.pid.iter().copied().collect()) };

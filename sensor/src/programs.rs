@@ -44,6 +44,8 @@ pub enum LoadError {
     MissingMap { name: &'static str },
     #[error("program {name} missing from the eBPF object")]
     MissingProgram { name: &'static str },
+    #[error("BTF syscall hooks need a pt_regs mapping, which this architecture ({arch}) lacks")]
+    NoRegsMapping { arch: &'static str },
     #[error("ring buffer size {bytes} must be a power of two of at least 4096 bytes")]
     RingSize { bytes: u32 },
 }
@@ -55,14 +57,29 @@ pub struct Selection {
     pub syscalls: Option<HashSet<&'static str>>,
 }
 
+/// How syscalls are hooked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyscallHooks {
+    /// BTF raw tracepoints where they load, else classic ones.
+    #[default]
+    Auto,
+    /// BTF raw tracepoints only (fail if they do not load).
+    Btf,
+    /// Classic `raw_syscalls` tracepoints.
+    Classic,
+}
+
 pub struct Options {
     pub ring_bytes: u32,
     pub agent_tgid: u32,
     pub selection: Selection,
+    pub hooks: SyscallHooks,
 }
 
 pub struct Loaded {
     pub ebpf: Ebpf,
+    /// The syscall hooks in use: `btf` or `classic`.
+    pub hooks: &'static str,
 }
 
 fn map_err(name: &'static str, action: &'static str) -> impl FnOnce(MapError) -> LoadError {
@@ -79,13 +96,16 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
     }
     let task = btf_offsets::task_offsets(Path::new(btf_offsets::VMLINUX))?;
     let root = tracefs::root()?;
+    let regs = btf_offsets::regs_offsets(Path::new(btf_offsets::VMLINUX))?;
+    let (regs_nr_off, regs_arg_off) = regs.unwrap_or_default();
     let cfg = Config {
         agent_tgid: opts.agent_tgid,
         sys_enter_id_off: tracefs::field_offset(&root, "raw_syscalls", "sys_enter", "id")?,
         sys_enter_args_off: tracefs::field_offset(&root, "raw_syscalls", "sys_enter", "args")?,
         sys_exit_id_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "id")?,
         sys_exit_ret_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "ret")?,
-        reserved: 0,
+        regs_nr_off,
+        regs_arg_off,
         task,
     };
 
@@ -109,17 +129,58 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         p.load(name, &btf).map_err(prog_err(name, "load"))?;
         p.attach().map_err(prog_err(name, "attach"))?;
     }
-    // Exit before entry: an exit seen without its entry is counted as a loss.
+    let use_btf = regs.is_some() && opts.hooks != SyscallHooks::Classic;
+    let hooks = if use_btf {
+        match attach_btf_syscalls(&mut ebpf, &btf) {
+            Ok(()) => "btf",
+            Err(e) if opts.hooks == SyscallHooks::Auto => {
+                log::warn!("BTF syscall hooks unavailable ({e}); using classic tracepoints");
+                attach_classic_syscalls(&mut ebpf)?;
+                "classic"
+            }
+            Err(e) => return Err(e),
+        }
+    } else if opts.hooks == SyscallHooks::Btf {
+        return Err(LoadError::NoRegsMapping { arch: std::env::consts::ARCH });
+    } else {
+        attach_classic_syscalls(&mut ebpf)?;
+        "classic"
+    };
+    Ok(Loaded { ebpf, hooks })
+}
+
+// Exit before entry in both: an exit seen without its entry is counted as a
+// loss, an entry without its exit would sit in the pending table.
+
+fn attach_btf_syscalls(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LoadError> {
+    let mut links = Vec::new();
+    for (name, tp) in [("sys_exit_btf", "sys_exit"), ("sys_enter_btf", "sys_enter")] {
+        let p: &mut BtfTracePoint =
+            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+        let r = p.load(tp, btf).map_err(prog_err(name, "load")).and_then(|()| p.attach().map_err(prog_err(name, "attach")));
+        match r {
+            Ok(link) => links.push((name, link)),
+            Err(e) => {
+                for (n, link) in links {
+                    if let Some(Ok(p)) = ebpf.program_mut(n).map(<&mut BtfTracePoint>::try_from) {
+                        let _ = p.detach(link);
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn attach_classic_syscalls(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     for name in ["sys_exit", "sys_enter"] {
-        let p: &mut TracePoint = ebpf
-            .program_mut(name)
-            .ok_or(LoadError::MissingProgram { name })?
-            .try_into()
-            .map_err(prog_err(name, "cast"))?;
+        let p: &mut TracePoint =
+            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
         p.load().map_err(prog_err(name, "load"))?;
         p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
     }
-    Ok(Loaded { ebpf })
+    Ok(())
 }
 
 fn write_syscalls(ebpf: &mut Ebpf, sel: &Selection) -> Result<(), LoadError> {

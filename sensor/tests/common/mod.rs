@@ -42,7 +42,9 @@ pub fn sensor() -> Option<&'static Sensor> {
             eprintln!("SKIPPED kernel test: {why}");
             return None;
         }
-        Some(Sensor::start(&["events"]))
+        // BTF hooks required, not merely tried: a silent fallback would hide
+        // a broken fast path on these kernels.
+        Some(Sensor::start(&["events", "--syscall-hooks", "btf"]))
     })
     .as_ref()
 }
