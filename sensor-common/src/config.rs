@@ -39,6 +39,10 @@ pub struct Config {
     pub regs_nr_off: u32,
     /// Offsets in `struct pt_regs` of the six syscall argument registers.
     pub regs_arg_off: [u32; 6],
+    /// Wake the reader only once this many bytes are queued; it also drains
+    /// on a short timer. Waking it per record costs a syscall round per event.
+    pub wakeup_bytes: u32,
+    pub reserved: u32,
     pub task: TaskOffsets,
 }
 

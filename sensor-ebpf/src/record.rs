@@ -6,7 +6,11 @@ use aya_ebpf::helpers::{
 };
 use sensor_common::{EventHeader, MAX_RECORD, loss};
 
-use crate::maps::{EVENTS, SCRATCH, count_loss};
+use crate::maps::{CONFIG, EVENTS, SCRATCH, count_loss};
+
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
 /// This CPU's scratch buffer.
 #[inline(always)]
@@ -47,7 +51,9 @@ pub unsafe fn submit(buf: *mut u8, size: usize) {
     unsafe {
         (*buf.cast::<EventHeader>()).size = size as u32;
         let data = core::slice::from_raw_parts(buf.cast_const(), size);
-        if EVENTS.output::<[u8]>(data, 0).is_err() {
+        let threshold = CONFIG.get(0).map_or(0, |c| u64::from(c.wakeup_bytes));
+        let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
+        if EVENTS.output::<[u8]>(data, flags).is_err() {
             count_loss(loss::RINGBUF_FULL);
         }
     }

@@ -3,10 +3,11 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::process::ProcessView;
+use crate::process::SharedView;
 use crate::syscall_table::Category;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,7 +40,7 @@ pub struct Event {
     pub args: Args,
     /// The process and its ancestors, from the agent's process table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proc: Option<ProcessView>,
+    pub proc: Option<Arc<SharedView>>,
 }
 
 pub type ArgName = Cow<'static, str>;

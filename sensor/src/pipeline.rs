@@ -3,7 +3,7 @@
 //! every increase becomes a visible `sensor_loss` event.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -70,6 +70,9 @@ pub struct Pipeline {
     syscalls: Vec<Option<&'static Syscall>>,
     clock: i128,
     losses_seen: [u64; loss::COUNT as usize],
+    /// Per-type counts not yet added to the metric: a labelled counter
+    /// lookup per event would cost a lock and a hash on the hot path.
+    pending_counts: HashMap<Cow<'static, str>, u64>,
     pub decode_errors: u64,
 }
 
@@ -83,6 +86,7 @@ impl Pipeline {
             syscalls: crate::syscall_table::index(),
             clock: boot_to_unix_ns(),
             losses_seen: [0; loss::COUNT as usize],
+            pending_counts: HashMap::new(),
             decode_errors: 0,
         }
     }
@@ -100,7 +104,12 @@ impl Pipeline {
             }
         };
         let mut ev = d.event;
-        self.metrics.events.with_label_values(&[ev.kind.as_ref()]).inc();
+        match self.pending_counts.get_mut(ev.kind.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                self.pending_counts.insert(ev.kind.clone(), 1);
+            }
+        }
         if let Some(lc) = &d.lifecycle {
             self.table.apply(ev.pid, &ev.comm, ev.uid, lc);
         }
@@ -113,8 +122,19 @@ impl Pipeline {
         Ok(Some(ev))
     }
 
+    /// Adds the per-type counts gathered since the last call to the metric.
+    pub fn flush_counts(&mut self) {
+        for (kind, n) in &mut self.pending_counts {
+            if *n > 0 {
+                self.metrics.events.with_label_values(&[kind.as_ref()]).inc_by(*n);
+                *n = 0;
+            }
+        }
+    }
+
     /// Loss events for every counter that grew since the last call.
     pub fn loss_events(&mut self, now: [u64; loss::COUNT as usize]) -> Vec<Event> {
+        self.flush_counts();
         let mut out = Vec::new();
         for (i, (&n, seen)) in now.iter().zip(self.losses_seen.iter_mut()).enumerate() {
             if n > *seen {
@@ -177,22 +197,21 @@ pub async fn run<W: Write>(
     // until the AsyncFd (which owns the RingBuf) is dropped.
     let mut fd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| PipelineError::Poll(e.into()))?;
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    // The kernel wakes us only when the ring is an eighth full; the drain
+    // timer bounds the latency of a quiet node's events.
+    let mut drain = tokio::time::interval(DRAIN_INTERVAL);
+    drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut losses = tokio::time::interval(Duration::from_millis(500));
     tokio::pin!(stop);
     loop {
         tokio::select! {
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(PipelineError::Poll)?;
-                let ring = guard.get_inner_mut();
-                while let Some(item) = ring.next() {
-                    if let Ok(Some(ev)) = pipe.handle(&item) {
-                        write_event(out, &ev, &pipe.metrics)?;
-                    }
-                }
-                out.flush().map_err(PipelineError::Output)?;
+                drain_ring(guard.get_inner_mut(), pipe, out)?;
                 guard.clear_ready();
             }
-            _ = tick.tick() => {
+            _ = drain.tick() => drain_ring(fd.get_mut(), pipe, out)?,
+            _ = losses.tick() => {
                 match programs::read_losses(&loaded.ebpf) {
                     Ok(now) => for ev in pipe.loss_events(now) {
                         write_event(out, &ev, &pipe.metrics)?;
@@ -205,18 +224,30 @@ pub async fn run<W: Write>(
         }
     }
     // Drain what is already queued so a clean stop loses nothing.
-    let ring = fd.get_mut();
-    while let Some(item) = ring.next() {
-        if let Ok(Some(ev)) = pipe.handle(&item) {
-            write_event(out, &ev, &pipe.metrics)?;
-        }
-    }
+    drain_ring(fd.get_mut(), pipe, out)?;
     if let Ok(now) = programs::read_losses(&loaded.ebpf) {
         for ev in pipe.loss_events(now) {
             write_event(out, &ev, &pipe.metrics)?;
         }
     }
     out.flush().map_err(PipelineError::Output)?;
+    Ok(())
+}
+
+/// Longest a record waits in a quiet ring before the agent reads it.
+pub const DRAIN_INTERVAL: Duration = Duration::from_millis(20);
+
+fn drain_ring<W: Write>(ring: &mut RingBuf<MapData>, pipe: &mut Pipeline, out: &mut W) -> Result<(), PipelineError> {
+    let mut any = false;
+    while let Some(item) = ring.next() {
+        any = true;
+        if let Ok(Some(ev)) = pipe.handle(&item) {
+            write_event(out, &ev, &pipe.metrics)?;
+        }
+    }
+    if any {
+        out.flush().map_err(PipelineError::Output)?;
+    }
     Ok(())
 }
 

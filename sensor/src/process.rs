@@ -59,6 +59,49 @@ pub struct ProcessView {
     pub ancestors: Vec<Ancestor>,
 }
 
+/// A view shared by every event of a process, serialized once: ancestry
+/// JSON can run to kilobytes (long command lines), and re-encoding it per
+/// event dominated the agent's CPU time.
+#[derive(Debug)]
+pub struct SharedView {
+    pub view: ProcessView,
+    json: Box<serde_json::value::RawValue>,
+}
+
+impl SharedView {
+    pub fn new(view: ProcessView) -> Self {
+        // Only maps with non-string keys fail to encode; this has none.
+        let json = serde_json::value::to_raw_value(&view)
+            .unwrap_or_else(|_| serde_json::value::RawValue::from_string("null".into()).expect("literal JSON"));
+        Self { view, json }
+    }
+}
+
+impl std::ops::Deref for SharedView {
+    type Target = ProcessView;
+    fn deref(&self) -> &ProcessView {
+        &self.view
+    }
+}
+
+impl PartialEq for SharedView {
+    fn eq(&self, other: &Self) -> bool {
+        self.view == other.view
+    }
+}
+
+impl Serialize for SharedView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedView {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ProcessView::deserialize(d).map(Self::new)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ancestor {
     pub pid: u32,
@@ -83,6 +126,10 @@ pub struct ProcessTable {
     live: HashMap<u32, Arc<Process>>,
     exited: HashMap<(u32, u64), Arc<Process>>,
     exit_queue: VecDeque<(Instant, (u32, u64))>,
+    /// Built views, valid while `generation` is unchanged: any exec, exit or
+    /// pid reuse may change some process's ancestry, so it clears them all.
+    views: HashMap<u32, (u64, Arc<SharedView>)>,
+    generation: u64,
     grace: Duration,
     capacity: usize,
     stats: TableStats,
@@ -94,6 +141,8 @@ impl ProcessTable {
             live: HashMap::new(),
             exited: HashMap::new(),
             exit_queue: VecDeque::new(),
+            views: HashMap::new(),
+            generation: 0,
             grace,
             capacity,
             stats: TableStats::default(),
@@ -129,6 +178,7 @@ impl ProcessTable {
     /// still above 90% full, the oldest-started ones: room for a burst, so
     /// the sweep does not rerun on every insert. Every drop is counted.
     fn make_room(&mut self) {
+        self.generation += 1;
         let gone: Vec<u32> = self.live.keys().copied().filter(|pid| !procfs::exists(*pid)).collect();
         for pid in gone {
             self.live.remove(&pid);
@@ -149,6 +199,9 @@ impl ProcessTable {
     /// Applies a lifecycle record. `pid` is the event's thread-group id.
     pub fn apply(&mut self, pid: u32, comm: &str, uid: u32, lc: &Lifecycle) {
         self.expire(Instant::now());
+        if !matches!(lc, Lifecycle::Fork { child_pid, .. } if !self.live.contains_key(child_pid)) {
+            self.generation += 1;
+        }
         match lc {
             Lifecycle::Fork { child_pid, child_start_ns } => {
                 let parent = self.live.get(&pid).cloned();
@@ -227,12 +280,29 @@ impl ProcessTable {
         }
         self.stats.misses += 1;
         let p = procfs::process(pid)?;
+        // It may be the missing link of an ancestry already built.
+        self.generation += 1;
         self.insert(p);
         self.live.get(&pid).cloned()
     }
 
-    /// The event's view: the process and its chain of ancestors.
-    pub fn view(&mut self, pid: u32) -> Option<ProcessView> {
+    /// The event's view: the process and its chain of ancestors, built once
+    /// per process and generation.
+    pub fn view(&mut self, pid: u32) -> Option<Arc<SharedView>> {
+        if let Some((g, v)) = self.views.get(&pid)
+            && *g == self.generation
+        {
+            return Some(v.clone());
+        }
+        let v = Arc::new(SharedView::new(self.build_view(pid)?));
+        if self.views.len() >= self.capacity {
+            self.views.clear();
+        }
+        self.views.insert(pid, (self.generation, v.clone()));
+        Some(v)
+    }
+
+    fn build_view(&mut self, pid: u32) -> Option<ProcessView> {
         let p = self.resolve(pid)?;
         let mut ancestors = Vec::new();
         let mut next = p.ppid;

@@ -106,6 +106,8 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         sys_exit_ret_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "ret")?,
         regs_nr_off,
         regs_arg_off,
+        wakeup_bytes: opts.ring_bytes / 8,
+        reserved: 0,
         task,
     };
 
