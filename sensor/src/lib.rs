@@ -9,5 +9,6 @@ pub mod pipeline;
 pub mod process;
 pub mod procfs;
 pub mod programs;
+pub mod rules;
 pub mod syscall_table;
 pub mod tracefs;

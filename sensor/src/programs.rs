@@ -157,9 +157,13 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
 fn attach_btf_syscalls(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LoadError> {
     let mut links = Vec::new();
     for (name, tp) in [("sys_exit_btf", "sys_exit"), ("sys_enter_btf", "sys_enter")] {
-        let p: &mut BtfTracePoint =
-            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
-        let r = p.load(tp, btf).map_err(prog_err(name, "load")).and_then(|()| p.attach().map_err(prog_err(name, "attach")));
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
+        let r =
+            p.load(tp, btf).map_err(prog_err(name, "load")).and_then(|()| p.attach().map_err(prog_err(name, "attach")));
         match r {
             Ok(link) => links.push((name, link)),
             Err(e) => {
@@ -177,8 +181,11 @@ fn attach_btf_syscalls(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LoadError> {
 
 fn attach_classic_syscalls(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     for name in ["sys_exit", "sys_enter"] {
-        let p: &mut TracePoint =
-            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+        let p: &mut TracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
         p.load().map_err(prog_err(name, "load"))?;
         p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
     }

@@ -20,7 +20,15 @@ fn type_and_pid_filters_select_events() {
         return;
     }
     // Classic tracepoints here: the fallback path must deliver the same events.
-    let s = Sensor::start(&["events", "--syscall-hooks", "classic", "--type", "openat,network", "--pid", &me().to_string()]);
+    let s = Sensor::start(&[
+        "events",
+        "--syscall-hooks",
+        "classic",
+        "--type",
+        "openat,network",
+        "--pid",
+        &me().to_string(),
+    ]);
     let name = format!("/nonexistent/{}", unique("filter"));
     let _ = std::fs::File::open(&name);
     let _ = std::net::TcpStream::connect("127.0.0.1:1");

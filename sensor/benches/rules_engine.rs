@@ -1,0 +1,275 @@
+//! Evaluates a synthetic mix of open/openat/execve/connect events against
+//! the upstream Falco rules and reports events/s.
+//!
+//! Run: `cargo bench -p sensor --bench rules_engine` (needs `shared/falco/falco_rules.yaml`
+//! next to an ancestor directory of the crate).
+
+// Field extraction mirrors the registry: several fields share a body.
+#![allow(clippy::match_same_arms)]
+
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sensor::rules::{EngineConfig, FieldArg, FieldId, FieldSource, FieldValue, RuleSet};
+
+/// A struct-backed event, the way the sensor's event side will look.
+#[derive(Clone)]
+struct Event {
+    ty: &'static str,
+    proc_name: &'static str,
+    pname: &'static str,
+    exe: &'static str,
+    cmdline: &'static str,
+    args: &'static str,
+    anames: [&'static str; 4],
+    container_id: &'static str,
+    image: &'static str,
+    tty: u64,
+    uid: u64,
+    fd_name: Option<&'static str>,
+    fd_dir: Option<&'static str>,
+    fd_file: Option<&'static str>,
+    fd_typechar: Option<&'static str>,
+    fd_num: Option<i64>,
+    open_read: bool,
+    open_write: bool,
+    flags: &'static str,
+    sip: Option<IpAddr>,
+    sport: Option<u64>,
+    l4: Option<&'static str>,
+}
+
+impl FieldSource for Event {
+    fn evt_type(&self) -> &str {
+        self.ty
+    }
+
+    fn get(&self, f: FieldId, arg: Option<&FieldArg>) -> Option<FieldValue<'_>> {
+        let s = |v: &'static str| Some(FieldValue::Str(Cow::Borrowed(v)));
+        match f {
+            FieldId::ProcName => s(self.proc_name),
+            FieldId::ProcPname => s(self.pname),
+            FieldId::ProcExe | FieldId::ProcExepath => s(self.exe),
+            FieldId::ProcCmdline => s(self.cmdline),
+            FieldId::ProcPcmdline => s(self.pname),
+            FieldId::ProcArgs => s(self.args),
+            FieldId::ProcAname => match arg {
+                Some(FieldArg::Index(i)) => self.anames.get(*i as usize).and_then(|a| s(a)),
+                _ => Some(FieldValue::List(
+                    self.anames[1..].iter().map(|a| FieldValue::Str(Cow::Borrowed(*a))).collect(),
+                )),
+            },
+            FieldId::ContainerId => s(self.container_id),
+            FieldId::ContainerImageRepository => s(self.image),
+            FieldId::ContainerPrivileged => Some(FieldValue::Bool(false)),
+            FieldId::ProcTty => Some(FieldValue::U64(self.tty)),
+            FieldId::UserUid => Some(FieldValue::U64(self.uid)),
+            FieldId::UserName => s("root"),
+            FieldId::UserLoginuid => Some(FieldValue::I64(-1)),
+            FieldId::ProcVpid => Some(FieldValue::I64(1234)),
+            FieldId::ProcIsVpgidLeader => Some(FieldValue::Bool(true)),
+            FieldId::ProcDuration => Some(FieldValue::U64(60_000_000_000)),
+            FieldId::FdName | FieldId::FdNameraw => self.fd_name.and_then(s),
+            FieldId::FdDirectory => self.fd_dir.and_then(s),
+            FieldId::FdFilename => self.fd_file.and_then(s),
+            FieldId::FdTypechar => self.fd_typechar.and_then(s),
+            FieldId::FdType => self.fd_typechar.and_then(|c| s(if c == "f" { "file" } else { "ipv4" })),
+            FieldId::FdNum => self.fd_num.map(FieldValue::I64),
+            FieldId::FdSip | FieldId::FdIp | FieldId::FdNet | FieldId::FdSnet => self.sip.map(FieldValue::Ip),
+            FieldId::FdSport | FieldId::FdRport => self.sport.map(FieldValue::U64),
+            FieldId::FdL4proto => self.l4.and_then(s),
+            FieldId::FdConnected => Some(FieldValue::Bool(true)),
+            FieldId::FdNameChanged => Some(FieldValue::Bool(false)),
+            FieldId::EvtIsOpenRead => Some(FieldValue::Bool(self.open_read)),
+            FieldId::EvtIsOpenWrite => Some(FieldValue::Bool(self.open_write)),
+            FieldId::EvtIsOpenExec => Some(FieldValue::Bool(false)),
+            FieldId::EvtRes => s("SUCCESS"),
+            FieldId::EvtRawres => Some(FieldValue::I64(0)),
+            FieldId::EvtNum => Some(FieldValue::U64(42)),
+            FieldId::EvtArg => match arg {
+                Some(FieldArg::Key(k)) if &**k == "flags" => s(self.flags),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn events() -> Vec<Event> {
+    let base = Event {
+        ty: "openat",
+        proc_name: "nginx",
+        pname: "nginx",
+        exe: "/usr/sbin/nginx",
+        cmdline: "nginx: worker process",
+        args: "",
+        anames: ["nginx", "nginx", "containerd-shim", "systemd"],
+        container_id: "3ad7b26ded6d",
+        image: "docker.io/library/nginx",
+        tty: 0,
+        uid: 101,
+        fd_name: Some("/usr/share/nginx/html/index.html"),
+        fd_dir: Some("/usr/share/nginx/html"),
+        fd_file: Some("index.html"),
+        fd_typechar: Some("f"),
+        fd_num: Some(12),
+        open_read: true,
+        open_write: false,
+        flags: "O_RDONLY|O_CLOEXEC",
+        sip: None,
+        sport: None,
+        l4: None,
+    };
+    vec![
+        base,
+        Event {
+            ty: "open",
+            fd_name: Some("/etc/passwd"),
+            fd_dir: Some("/etc"),
+            fd_file: Some("passwd"),
+            ..events_base()
+        },
+        Event {
+            ty: "openat",
+            proc_name: "python3",
+            open_read: false,
+            open_write: true,
+            flags: "O_WRONLY|O_CREAT|O_TRUNC",
+            fd_name: Some("/var/log/app/out.log"),
+            fd_dir: Some("/var/log/app"),
+            fd_file: Some("out.log"),
+            ..events_base()
+        },
+        Event {
+            ty: "execve",
+            proc_name: "bash",
+            pname: "runc",
+            exe: "/bin/bash",
+            cmdline: "bash -c ls /tmp",
+            args: "-c ls /tmp",
+            flags: "EXE_UPPER_LAYER",
+            fd_name: None,
+            fd_dir: None,
+            fd_file: None,
+            fd_typechar: None,
+            fd_num: None,
+            ..events_base()
+        },
+        Event {
+            ty: "execve",
+            proc_name: "ls",
+            pname: "bash",
+            exe: "/bin/ls",
+            cmdline: "ls -la",
+            args: "-la",
+            flags: "",
+            fd_name: None,
+            fd_dir: None,
+            fd_file: None,
+            fd_typechar: None,
+            fd_num: None,
+            ..events_base()
+        },
+        Event {
+            ty: "connect",
+            proc_name: "curl",
+            pname: "sh",
+            exe: "/usr/bin/curl",
+            cmdline: "curl https://10.96.0.1:443/api",
+            fd_name: Some("172.17.0.5:43312->10.96.0.1:443"),
+            fd_dir: None,
+            fd_file: None,
+            fd_typechar: Some("4"),
+            fd_num: Some(5),
+            sip: "10.96.0.1".parse().ok(),
+            sport: Some(443),
+            l4: Some("tcp"),
+            ..events_base()
+        },
+    ]
+}
+
+fn events_base() -> Event {
+    Event {
+        ty: "openat",
+        proc_name: "nginx",
+        pname: "nginx",
+        exe: "/usr/sbin/nginx",
+        cmdline: "nginx: worker process",
+        args: "",
+        anames: ["nginx", "nginx", "containerd-shim", "systemd"],
+        container_id: "3ad7b26ded6d",
+        image: "docker.io/library/nginx",
+        tty: 0,
+        uid: 101,
+        fd_name: Some("/usr/share/nginx/html/index.html"),
+        fd_dir: Some("/usr/share/nginx/html"),
+        fd_file: Some("index.html"),
+        fd_typechar: Some("f"),
+        fd_num: Some(12),
+        open_read: true,
+        open_write: false,
+        flags: "O_RDONLY|O_CLOEXEC",
+        sip: None,
+        sport: None,
+        l4: None,
+    }
+}
+
+fn upstream() -> Option<PathBuf> {
+    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        let c = d.join("shared/falco/falco_rules.yaml");
+        if c.is_file() {
+            return Some(c);
+        }
+        dir = d.parent().map(PathBuf::from);
+    }
+    None
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(path) = upstream() else {
+        eprintln!("shared/falco/falco_rules.yaml not found; nothing to benchmark");
+        return;
+    };
+    let (set, report) = RuleSet::load_paths(&[path], &EngineConfig::default());
+    let Some(set) = set else {
+        eprintln!("rules failed to load: {:?}", report.errors);
+        return;
+    };
+    // Repeat the mix so one iteration is a realistic batch.
+    let evs: Vec<Event> = events().into_iter().cycle().take(600).collect();
+    let mut probe = Vec::new();
+    let fired: Vec<&str> = evs
+        .iter()
+        .take(6)
+        .flat_map(|e| {
+            probe.clear();
+            set.evaluate(e, &mut probe);
+            probe.iter().map(|r| r.name.as_str()).collect::<Vec<_>>()
+        })
+        .collect();
+    eprintln!("{} rules loaded; rules fired by the 6-event mix: {fired:?}", set.rules().len());
+    let mut g = c.benchmark_group("upstream_rules");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.bench_function("evaluate_mix", |b| {
+        let mut out = Vec::with_capacity(4);
+        b.iter(|| {
+            let mut matched = 0usize;
+            for e in &evs {
+                out.clear();
+                set.evaluate(black_box(e), &mut out);
+                matched += out.len();
+            }
+            black_box(matched)
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
