@@ -3,7 +3,9 @@
 
 pub mod btf_offsets;
 pub mod decode;
+pub mod detect;
 pub mod event;
+pub mod fdtable;
 pub mod metrics;
 pub mod pipeline;
 pub mod process;

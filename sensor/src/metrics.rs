@@ -12,6 +12,7 @@ pub struct Metrics {
     pub process_evictions: IntCounter,
     pub process_misses: IntCounter,
     pub output_errors: IntCounter,
+    pub alerts: IntCounterVec,
 }
 
 impl Metrics {
@@ -42,7 +43,10 @@ impl Metrics {
                 .expect("static");
         let output_errors =
             IntCounter::new("output_errors_total", "Events that could not be written to the output").expect("static");
-        for c in [&events, &kernel_losses, &decode_errors] {
+        let alerts =
+            IntCounterVec::new(Opts::new("alerts_total", "Alerts emitted, by rule and priority"), &["rule", "priority"])
+                .expect("static");
+        for c in [&events, &kernel_losses, &decode_errors, &alerts] {
             registry.register(Box::new(c.clone())).expect("unique");
         }
         registry.register(Box::new(process_entries.clone())).expect("unique");
@@ -58,6 +62,7 @@ impl Metrics {
             process_evictions,
             process_misses,
             output_errors,
+            alerts,
         }
     }
 

@@ -185,10 +185,10 @@ fn loss_event(reason: &'static str, count: u64, total: u64) -> Event {
 }
 
 /// Runs until `stop` resolves, writing JSON lines to `out`.
-pub async fn run<W: Write>(
+pub async fn run<S: Sink>(
     loaded: &mut Loaded,
     pipe: &mut Pipeline,
-    out: &mut W,
+    out: &mut S,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), PipelineError> {
     let map = loaded.ebpf.take_map("EVENTS").ok_or(PipelineError::NoRing)?;
@@ -214,11 +214,11 @@ pub async fn run<W: Write>(
             _ = losses.tick() => {
                 match programs::read_losses(&loaded.ebpf) {
                     Ok(now) => for ev in pipe.loss_events(now) {
-                        write_event(out, &ev, &pipe.metrics)?;
+                        out.emit(&ev, &pipe.metrics)?;
                     },
                     Err(e) => warn!("reading loss counters: {e}"),
                 }
-                out.flush().map_err(PipelineError::Output)?;
+                out.flush()?;
             }
             () = &mut stop => break,
         }
@@ -227,35 +227,51 @@ pub async fn run<W: Write>(
     drain_ring(fd.get_mut(), pipe, out)?;
     if let Ok(now) = programs::read_losses(&loaded.ebpf) {
         for ev in pipe.loss_events(now) {
-            write_event(out, &ev, &pipe.metrics)?;
+            out.emit(&ev, &pipe.metrics)?;
         }
     }
-    out.flush().map_err(PipelineError::Output)?;
+    out.flush()?;
     Ok(())
 }
 
 /// Longest a record waits in a quiet ring before the agent reads it.
 pub const DRAIN_INTERVAL: Duration = Duration::from_millis(20);
 
-fn drain_ring<W: Write>(ring: &mut RingBuf<MapData>, pipe: &mut Pipeline, out: &mut W) -> Result<(), PipelineError> {
+fn drain_ring<S: Sink>(ring: &mut RingBuf<MapData>, pipe: &mut Pipeline, out: &mut S) -> Result<(), PipelineError> {
     let mut any = false;
     while let Some(item) = ring.next() {
         any = true;
         if let Ok(Some(ev)) = pipe.handle(&item) {
-            write_event(out, &ev, &pipe.metrics)?;
+            out.emit(&ev, &pipe.metrics)?;
         }
     }
     if any {
-        out.flush().map_err(PipelineError::Output)?;
+        out.flush()?;
     }
     Ok(())
 }
 
-fn write_event<W: Write>(out: &mut W, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
-    if let Err(e) = serde_json::to_writer(&mut *out, ev) {
-        m.output_errors.inc();
-        warn!("serializing event: {e}");
-        return Ok(());
+/// Where events go: JSON lines (`sensor events`) or the rule engine
+/// (`sensor run`).
+pub trait Sink {
+    fn emit(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError>;
+    fn flush(&mut self) -> Result<(), PipelineError>;
+}
+
+/// Events as JSON lines.
+pub struct JsonLines<W: Write>(pub W);
+
+impl<W: Write> Sink for JsonLines<W> {
+    fn emit(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
+        if let Err(e) = serde_json::to_writer(&mut self.0, ev) {
+            m.output_errors.inc();
+            warn!("serializing event: {e}");
+            return Ok(());
+        }
+        self.0.write_all(b"\n").map_err(PipelineError::Output)
     }
-    out.write_all(b"\n").map_err(PipelineError::Output)
+
+    fn flush(&mut self) -> Result<(), PipelineError> {
+        self.0.flush().map_err(PipelineError::Output)
+    }
 }

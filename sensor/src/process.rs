@@ -28,6 +28,29 @@ pub struct Process {
     pub cwd: Option<String>,
     pub uid: u32,
     pub euid: u32,
+    pub details: Details,
+}
+
+/// Attributes read from /proc when a process execs (or is seeded): rules
+/// need them and the kernel records do not carry them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Details {
+    /// `/proc/PID/exe`: the resolved executable (`/memfd:x (deleted)` for memfd).
+    pub exepath: Option<String>,
+    /// `tty_nr` from /proc/PID/stat; 0 without a controlling terminal.
+    pub tty: u32,
+    /// Session id.
+    pub sid: u32,
+    /// Audit login uid; -1 when unset.
+    pub loginuid: i64,
+    /// Effective capability mask.
+    pub cap_effective: u64,
+}
+
+impl Default for Details {
+    fn default() -> Self {
+        Self { exepath: None, tty: 0, sid: 0, loginuid: -1, cap_effective: 0 }
+    }
 }
 
 impl Process {
@@ -35,13 +58,18 @@ impl Process {
         format!("{}:{}", self.pid, self.start_ns)
     }
     pub fn cmdline(&self) -> String {
-        let mut s = self.name.clone();
-        for a in self.args.iter().skip(1) {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s
+        cmdline(&self.name, &self.args)
     }
+}
+
+/// Falco's `proc.cmdline`: the process name, then argv[1..].
+pub fn cmdline(name: &str, args: &[String]) -> String {
+    let mut s = name.to_owned();
+    for a in args.iter().skip(1) {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s
 }
 
 /// What an event carries about its process.
@@ -51,12 +79,31 @@ pub struct ProcessView {
     pub ppid: u32,
     pub name: String,
     pub exe: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exepath: Option<String>,
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    #[serde(default)]
     pub euid: u32,
+    #[serde(default = "no_loginuid")]
+    pub loginuid: i64,
+    #[serde(default)]
+    pub tty: u32,
+    #[serde(default)]
+    pub sid: u32,
+    #[serde(default)]
+    pub cap_effective: u64,
+    /// Nanoseconds since boot.
+    #[serde(default)]
+    pub start_ns: u64,
     /// Parent first.
+    #[serde(default)]
     pub ancestors: Vec<Ancestor>,
+}
+
+fn no_loginuid() -> i64 {
+    -1
 }
 
 /// A view shared by every event of a process, serialized once: ancestry
@@ -107,6 +154,8 @@ pub struct Ancestor {
     pub pid: u32,
     pub name: String,
     pub exe: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exepath: Option<String>,
     pub cmdline: String,
 }
 
@@ -221,6 +270,7 @@ impl ProcessTable {
                         cwd: None,
                         uid,
                         euid: uid,
+                        details: Details::default(),
                     },
                 };
                 self.insert(child);
@@ -228,6 +278,7 @@ impl ProcessTable {
             Lifecycle::Exec { ppid, start_ns, exe, args, euid } => {
                 let cwd = procfs::cwd(pid);
                 let exe = resolve_exe(exe, cwd.as_deref());
+                let details = procfs::details(pid);
                 self.insert(Process {
                     pid,
                     ppid: *ppid,
@@ -238,6 +289,7 @@ impl ProcessTable {
                     cwd,
                     uid,
                     euid: *euid,
+                    details,
                 });
             }
             Lifecycle::Exit { start_ns } => {
@@ -311,16 +363,28 @@ impl ProcessTable {
             let Some(a) = self.live.get(&next).cloned() else { break };
             seen = a.pid;
             next = a.ppid;
-            ancestors.push(Ancestor { pid: a.pid, name: a.name.clone(), exe: a.exe.clone(), cmdline: a.cmdline() });
+            ancestors.push(Ancestor {
+                pid: a.pid,
+                name: a.name.clone(),
+                exe: a.exe.clone(),
+                exepath: a.details.exepath.clone(),
+                cmdline: a.cmdline(),
+            });
         }
         Some(ProcessView {
             exec_id: p.exec_id(),
             ppid: p.ppid,
             name: p.name.clone(),
             exe: p.exe.clone(),
+            exepath: p.details.exepath.clone(),
             args: p.args.clone(),
             cwd: p.cwd.clone(),
             euid: p.euid,
+            loginuid: p.details.loginuid,
+            tty: p.details.tty,
+            sid: p.details.sid,
+            cap_effective: p.details.cap_effective,
+            start_ns: p.start_ns,
             ancestors,
         })
     }

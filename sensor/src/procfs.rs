@@ -3,7 +3,7 @@
 use std::fs;
 use std::sync::OnceLock;
 
-use crate::process::Process;
+use crate::process::{Details, Process};
 
 /// Nanoseconds per clock tick (the unit of `starttime` in /proc/PID/stat).
 pub fn tick_ns() -> u64 {
@@ -21,6 +21,40 @@ pub fn exists(pid: u32) -> bool {
 
 pub fn cwd(pid: u32) -> Option<String> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok().map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Attributes of a live process; a process that already exited yields the
+/// defaults (its events still carry what the kernel recorded).
+pub fn details(pid: u32) -> Details {
+    let mut d = Details {
+        exepath: fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned()),
+        ..Details::default()
+    };
+    if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat"))
+        && let Some((sid, tty)) = parse_stat_session(&stat)
+    {
+        d.sid = sid;
+        d.tty = tty;
+    }
+    if let Ok(l) = fs::read_to_string(format!("/proc/{pid}/loginuid")) {
+        // 4294967295 is "unset": Falco shows -1.
+        d.loginuid = l.trim().parse::<u32>().map_or(-1, |v| if v == u32::MAX { -1 } else { i64::from(v) });
+    }
+    if let Ok(st) = fs::read_to_string(format!("/proc/{pid}/status")) {
+        d.cap_effective = st
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+    }
+    d
+}
+
+/// `(session, tty_nr)`: fields 6 and 7 of /proc/PID/stat.
+pub fn parse_stat_session(stat: &str) -> Option<(u32, u32)> {
+    let close = stat.rfind(')')?;
+    let rest: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    Some((rest.get(3)?.parse().ok()?, rest.get(4)?.parse().ok()?))
 }
 
 /// Fields of /proc/PID/stat after the parenthesised comm, which may itself
@@ -50,7 +84,7 @@ pub fn process(pid: u32) -> Option<Process> {
             Some((it.next()?, it.next()?))
         })
         .unwrap_or((0, 0));
-    Some(Process { pid, ppid, start_ns: ticks * tick_ns(), name, exe, args, cwd: cwd(pid), uid, euid })
+    Some(Process { pid, ppid, start_ns: ticks * tick_ns(), name, exe, args, cwd: cwd(pid), uid, euid, details: details(pid) })
 }
 
 pub fn all_processes() -> impl Iterator<Item = Process> {
@@ -71,6 +105,7 @@ mod tests {
         assert_eq!(parse_stat(s), Some(("a) b (c) 1".to_owned(), 7, 12345)));
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) S"), None);
+        assert_eq!(parse_stat_session(s), Some((42, 0)));
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! Detection: every enriched event goes through the fd table and the rule
+//! engine; matches become Falco alerts.
+
+pub mod fields;
+pub mod flags;
+pub mod sink;
+pub mod users;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::event::Event;
+use crate::fdtable::FdTable;
+use crate::rules::{Alert, AlertOptions, EngineConfig, LoadReport, RuleSet, RuleText};
+use fields::EventFields;
+use users::Users;
+
+/// The project's default rules, embedded so the binary is all a node needs.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/sensor_rules.yaml");
+pub const DEFAULT_RULES_NAME: &str = "rules/sensor_rules.yaml (built in)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("rules failed to load:\n{report}")]
+    Rules { report: String },
+}
+
+/// Where rules come from.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSources {
+    pub builtin: bool,
+    pub paths: Vec<PathBuf>,
+}
+
+/// Loads the built-in rules (if asked) then the given files and
+/// directories, in order, so later files can append to or override
+/// earlier ones.
+pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, LoadReport) {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    if src.builtin {
+        texts.push((DEFAULT_RULES_NAME.to_owned(), DEFAULT_RULES.to_owned()));
+    }
+    let mut report_errors = Vec::new();
+    for p in &src.paths {
+        match collect_files(p) {
+            Ok(files) => {
+                for f in files {
+                    match std::fs::read_to_string(&f) {
+                        Ok(t) => texts.push((f.display().to_string(), t)),
+                        Err(source) => report_errors.push(crate::rules::LoadError::Io { path: f.display().to_string(), source }),
+                    }
+                }
+            }
+            Err(source) => report_errors.push(crate::rules::LoadError::Io { path: p.display().to_string(), source }),
+        }
+    }
+    let refs: Vec<RuleText> = texts.iter().map(|(n, c)| RuleText { name: n, content: c }).collect();
+    let (set, mut report) = RuleSet::load_texts(&refs, cfg);
+    if !report_errors.is_empty() {
+        report.errors.extend(report_errors);
+        return (None, report);
+    }
+    (set, report)
+}
+
+/// A file, or the `*.yaml`/`*.yml` files of a directory in name order.
+fn collect_files(p: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    if !p.is_dir() {
+        return Ok(vec![p.to_owned()]);
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+pub struct Detector {
+    rules: RuleSet,
+    fds: FdTable,
+    users: Users,
+    hostname: String,
+    opts: AlertOptions,
+    boot_to_unix_ns: i128,
+    /// Alerts emitted, by rule name.
+    pub fired: HashMap<String, u64>,
+}
+
+impl Detector {
+    pub fn new(rules: RuleSet, users: Users, boot_to_unix_ns: i128) -> Self {
+        let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+        let opts = AlertOptions { hostname: hostname.clone(), ..AlertOptions::default() };
+        Self {
+            rules,
+            fds: FdTable::new(1024, 65_536),
+            users,
+            hostname,
+            opts,
+            boot_to_unix_ns,
+            fired: HashMap::new(),
+        }
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn fd_stats(&self) -> crate::fdtable::FdStats {
+        self.fds.stats()
+    }
+
+    /// Runs one event through the fd table and the rules.
+    pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
+        let cwd = ev.proc.as_deref().and_then(|p| p.cwd.as_deref());
+        let fd = self.fds.observe(ev, cwd);
+        let fields = EventFields {
+            ev,
+            fd: fd.as_ref(),
+            users: &self.users,
+            hostname: &self.hostname,
+            boot_to_unix_ns: self.boot_to_unix_ns,
+        };
+        let mut hits = Vec::new();
+        self.rules.evaluate(&fields, &mut hits);
+        let alerts: Vec<Alert> = hits.iter().map(|r| Alert::new(r, &fields, ev.ts, &self.opts)).collect();
+        for a in &alerts {
+            *self.fired.entry(a.rule.clone()).or_default() += 1;
+        }
+        alerts
+    }
+}
