@@ -102,7 +102,11 @@ impl FdInfo {
 
     /// Client and server ends: `(client, server)`.
     pub fn client_server(&self) -> (Option<&Endpoint>, Option<&Endpoint>) {
-        if self.is_server { (self.remote.as_ref(), self.local.as_ref()) } else { (self.local.as_ref(), self.remote.as_ref()) }
+        if self.is_server {
+            (self.remote.as_ref(), self.local.as_ref())
+        } else {
+            (self.local.as_ref(), self.remote.as_ref())
+        }
     }
 
     /// Falco's `fd.name`: the path, or `cip:cport->sip:sport` for inet sockets.

@@ -43,9 +43,11 @@ impl Metrics {
                 .expect("static");
         let output_errors =
             IntCounter::new("output_errors_total", "Events that could not be written to the output").expect("static");
-        let alerts =
-            IntCounterVec::new(Opts::new("alerts_total", "Alerts emitted, by rule and priority"), &["rule", "priority"])
-                .expect("static");
+        let alerts = IntCounterVec::new(
+            Opts::new("alerts_total", "Alerts emitted, by rule and priority"),
+            &["rule", "priority"],
+        )
+        .expect("static");
         for c in [&events, &kernel_losses, &decode_errors, &alerts] {
             registry.register(Box::new(c.clone())).expect("unique");
         }

@@ -27,7 +27,7 @@ pub fn cwd(pid: u32) -> Option<String> {
 /// defaults (its events still carry what the kernel recorded).
 pub fn details(pid: u32) -> Details {
     let mut d = Details {
-        exepath: fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned()),
+        exepath: fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| exepath(&p.to_string_lossy())),
         ..Details::default()
     };
     if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -48,6 +48,15 @@ pub fn details(pid: u32) -> Details {
             .unwrap_or(0);
     }
     d
+}
+
+/// The kernel shows a memfd executable as `/memfd:NAME (deleted)`; Falco's
+/// `proc.exepath` (and rules matching on it) use `memfd:NAME`.
+pub fn exepath(link: &str) -> String {
+    match link.strip_prefix("/memfd:") {
+        Some(rest) => format!("memfd:{}", rest.strip_suffix(" (deleted)").unwrap_or(rest)),
+        None => link.to_owned(),
+    }
 }
 
 /// `(session, tty_nr)`: fields 6 and 7 of /proc/PID/stat.
@@ -84,7 +93,18 @@ pub fn process(pid: u32) -> Option<Process> {
             Some((it.next()?, it.next()?))
         })
         .unwrap_or((0, 0));
-    Some(Process { pid, ppid, start_ns: ticks * tick_ns(), name, exe, args, cwd: cwd(pid), uid, euid, details: details(pid) })
+    Some(Process {
+        pid,
+        ppid,
+        start_ns: ticks * tick_ns(),
+        name,
+        exe,
+        args,
+        cwd: cwd(pid),
+        uid,
+        euid,
+        details: details(pid),
+    })
 }
 
 pub fn all_processes() -> impl Iterator<Item = Process> {
@@ -106,6 +126,8 @@ mod tests {
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) S"), None);
         assert_eq!(parse_stat_session(s), Some((42, 0)));
+        assert_eq!(exepath("/memfd:runc_cloned:/proc/self/exe (deleted)"), "memfd:runc_cloned:/proc/self/exe");
+        assert_eq!(exepath("/usr/bin/ls"), "/usr/bin/ls");
     }
 
     #[test]

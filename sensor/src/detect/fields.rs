@@ -236,16 +236,20 @@ impl FieldSource for EventFields<'_> {
             FieldId::ProcIsSidLeader => v.map(|v| FieldValue::Bool(v.sid == ev.pid)),
             FieldId::ProcIsExeFromMemfd => v.map(|v| {
                 let p = v.exepath.as_deref().unwrap_or(&v.exe);
-                FieldValue::Bool(p.starts_with("/memfd:") || p.starts_with("memfd:"))
+                FieldValue::Bool(p.starts_with("memfd:"))
             }),
             FieldId::ProcDuration => v.and_then(|v| {
                 let start_unix = i128::from(v.start_ns) + self.boot_to_unix_ns;
                 u64::try_from(i128::from(ev.ts) - start_unix).ok().map(FieldValue::U64)
             }),
-            FieldId::ProcPidTs => v.map(|v| FieldValue::U64((i128::from(v.start_ns) + self.boot_to_unix_ns).max(0) as u64)),
+            FieldId::ProcPidTs => {
+                v.map(|v| FieldValue::U64((i128::from(v.start_ns) + self.boot_to_unix_ns).max(0) as u64))
+            }
             FieldId::ProcPname => v.and_then(|v| v.ancestors.first()).map(|a| s(&a.name)),
             FieldId::ProcPexe => v.and_then(|v| v.ancestors.first()).map(|a| s(&a.exe)),
-            FieldId::ProcPexepath => v.and_then(|v| v.ancestors.first()).map(|a| s(a.exepath.as_deref().unwrap_or(&a.exe))),
+            FieldId::ProcPexepath => {
+                v.and_then(|v| v.ancestors.first()).map(|a| s(a.exepath.as_deref().unwrap_or(&a.exe)))
+            }
             FieldId::ProcPcmdline => v.and_then(|v| v.ancestors.first()).map(|a| s(&a.cmdline)),
             FieldId::ProcAname => self.ancestor(arg, |v| Some(s(&v.name)), |a| Some(s(&a.name))),
             FieldId::ProcAexe => self.ancestor(arg, |v| Some(s(&v.exe)), |a| Some(s(&a.exe))),
@@ -254,11 +258,9 @@ impl FieldSource for EventFields<'_> {
                 |v| Some(s(v.exepath.as_deref().unwrap_or(&v.exe))),
                 |a| Some(s(a.exepath.as_deref().unwrap_or(&a.exe))),
             ),
-            FieldId::ProcAcmdline => self.ancestor(
-                arg,
-                |v| Some(owned(crate::process::cmdline(&v.name, &v.args))),
-                |a| Some(s(&a.cmdline)),
-            ),
+            FieldId::ProcAcmdline => {
+                self.ancestor(arg, |v| Some(owned(crate::process::cmdline(&v.name, &v.args))), |a| Some(s(&a.cmdline)))
+            }
             FieldId::ProcApid => {
                 self.ancestor(arg, |_| Some(FieldValue::I64(ev.pid.into())), |a| Some(FieldValue::I64(a.pid.into())))
             }
@@ -269,7 +271,9 @@ impl FieldSource for EventFields<'_> {
             FieldId::UserHomedir => self.users.home(ev.uid).map(s),
             FieldId::UserShell => self.users.shell(ev.uid).map(s),
             FieldId::UserLoginuid => v.map(|v| FieldValue::I64(v.loginuid)),
-            FieldId::UserLoginname => v.and_then(|v| u32::try_from(v.loginuid).ok()).and_then(|l| self.users.name(l)).map(s),
+            FieldId::UserLoginname => {
+                v.and_then(|v| u32::try_from(v.loginuid).ok()).and_then(|l| self.users.name(l)).map(s)
+            }
             FieldId::GroupGid => Some(FieldValue::U64(ev.gid.into())),
             FieldId::GroupName => self.users.group(ev.gid).map(s),
 

@@ -47,7 +47,9 @@ pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, Lo
                 for f in files {
                     match std::fs::read_to_string(&f) {
                         Ok(t) => texts.push((f.display().to_string(), t)),
-                        Err(source) => report_errors.push(crate::rules::LoadError::Io { path: f.display().to_string(), source }),
+                        Err(source) => {
+                            report_errors.push(crate::rules::LoadError::Io { path: f.display().to_string(), source })
+                        }
                     }
                 }
             }
@@ -92,15 +94,7 @@ impl Detector {
     pub fn new(rules: RuleSet, users: Users, boot_to_unix_ns: i128) -> Self {
         let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = AlertOptions { hostname: hostname.clone(), ..AlertOptions::default() };
-        Self {
-            rules,
-            fds: FdTable::new(1024, 65_536),
-            users,
-            hostname,
-            opts,
-            boot_to_unix_ns,
-            fired: HashMap::new(),
-        }
+        Self { rules, fds: FdTable::new(1024, 65_536), users, hostname, opts, boot_to_unix_ns, fired: HashMap::new() }
     }
 
     pub fn hostname(&self) -> &str {

@@ -68,7 +68,9 @@ mod tests {
 
     #[test]
     fn parses_and_skips_garbage() {
-        let p = parse_passwd("root:x:0:0:root:/root:/bin/bash\nbad line\n:x:notanumber:0::/:/\nsvc:x:999:999::/var/svc:/usr/sbin/nologin");
+        let p = parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\nbad line\n:x:notanumber:0::/:/\nsvc:x:999:999::/var/svc:/usr/sbin/nologin",
+        );
         assert_eq!(p[&0].0, "root");
         assert_eq!(p[&999].2, "/usr/sbin/nologin");
         assert_eq!(p.len(), 2);

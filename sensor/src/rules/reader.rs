@@ -313,7 +313,9 @@ fn read_exceptions(node: &Node, ctx: &Ctx) -> R<Vec<ExceptionDef>> {
                 NodeData::Seq(items) => items.iter().map(|n| ctx.spanned(n, "comps")).collect::<R<Vec<_>>>()?,
                 NodeData::Scalar { .. } => vec![ctx.spanned(c, "comps")?],
                 _ => {
-                    return Err(ctx.err(&c.loc, format!("Rule exception '{name}' comps must be a string or a sequence")));
+                    return Err(
+                        ctx.err(&c.loc, format!("Rule exception '{name}' comps must be a string or a sequence"))
+                    );
                 }
             }),
         };
