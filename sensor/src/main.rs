@@ -43,7 +43,7 @@ enum Cmd {
 #[derive(Subcommand)]
 enum RulesCmd {
     /// Validate rule files like `falco -V`: errors and warnings with
-    /// file:line:column; non-zero exit on errors.
+    /// <file:line:column>; non-zero exit on errors.
     Check(CheckArgs),
 }
 
@@ -85,7 +85,7 @@ struct RuleArgs {
     /// in the order given; repeat for more.
     #[arg(long = "rules", short = 'r')]
     rules: Vec<PathBuf>,
-    /// Do not load the built-in rules (rules/sensor_rules.yaml).
+    /// Do not load the built-in rules (`rules/sensor_rules.yaml`).
     #[arg(long)]
     no_default_rules: bool,
     /// Falco's `rule_matching`: stop at the first matching rule, or report all.
@@ -123,7 +123,7 @@ struct CheckArgs {
     /// Load the built-in rules first (for files that use their macros).
     #[arg(long)]
     with_default_rules: bool,
-    /// One JSON object: rules_loaded, rules_skipped, errors, warnings.
+    /// One JSON object: `rules_loaded`, `rules_skipped`, errors, warnings.
     #[arg(long)]
     json: bool,
 }
@@ -227,7 +227,7 @@ fn engine_config(r: &RuleArgs) -> EngineConfig {
     }
 }
 
-/// Loads the rules or fails with every error, file:line:column first.
+/// Loads the rules or fails with every error, <file:line:column> first.
 fn rules_or_fail(r: &RuleArgs) -> anyhow::Result<RuleSet> {
     let src = RuleSources { builtin: !r.no_default_rules, paths: r.rules.clone() };
     let (set, report) = load_rules(&src, &engine_config(r));

@@ -205,7 +205,7 @@ impl FieldSource for EventFields<'_> {
             },
             FieldId::EvtRawres => ev.ret.map(FieldValue::I64),
             FieldId::EvtFailed => ev.ret.map(|r| FieldValue::Bool(r < 0)),
-            FieldId::EvtIsOpenRead => self.open_flags().map(|f| FieldValue::Bool(f & 3 == 0 || f & 3 == 2)),
+            FieldId::EvtIsOpenRead => self.open_flags().map(|f| FieldValue::Bool(matches!(f & 3, 0 | 2))),
             FieldId::EvtIsOpenWrite => self.open_flags().map(|f| FieldValue::Bool(f & 3 != 0)),
             FieldId::EvtIsOpenCreate => self.open_flags().map(|f| FieldValue::Bool(f & 0o100 != 0)),
             FieldId::EvtIsOpenExec => self.open_flags().map(|f| {

@@ -2,6 +2,9 @@
 //! as strings (`evt.arg.flags contains O_TRUNC`, `evt.arg.request contains
 //! PTRACE_ATTACH`, `evt.arg.domain contains AF_PACKET`).
 
+// Octal flag values are written as in the kernel headers, to be checked against them.
+#![allow(clippy::unreadable_literal)]
+
 /// `O_RDONLY|O_CREAT|...` as Falco prints open flags.
 pub fn open_flags(f: u64) -> String {
     const BITS: &[(u64, &str)] = &[

@@ -48,7 +48,7 @@ pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, Lo
                     match std::fs::read_to_string(&f) {
                         Ok(t) => texts.push((f.display().to_string(), t)),
                         Err(source) => {
-                            report_errors.push(crate::rules::LoadError::Io { path: f.display().to_string(), source })
+                            report_errors.push(crate::rules::LoadError::Io { path: f.display().to_string(), source });
                         }
                     }
                 }

@@ -38,7 +38,7 @@ impl<T> Indexed<T> {
     /// Inserts or replaces in place.
     pub fn define(&mut self, name: &str, item: T) {
         if let Some(&i) = self.by_name.get(name) {
-            self.items[i] = item
+            self.items[i] = item;
         } else {
             self.by_name.insert(name.to_string(), self.items.len());
             self.items.push(item);

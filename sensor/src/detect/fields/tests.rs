@@ -1,3 +1,4 @@
+#![allow(clippy::many_single_char_names)]
 use std::borrow::Cow;
 use std::sync::Arc;
 
