@@ -271,5 +271,30 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The whole detection path on real events recorded by `sensor events`
+/// (tests/data/recorded.jsonl): fd table, field extraction, the upstream
+/// rules and alert formatting, per event.
+fn bench_recorded(c: &mut Criterion) {
+    let Some(path) = upstream() else { return };
+    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path] };
+    let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
+    let data = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded.jsonl"))
+        .expect("recorded events");
+    let evs: Vec<sensor::event::Event> = data.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut det = sensor::detect::Detector::new(set, sensor::detect::users::Users::host(), 0);
+    let mut g = c.benchmark_group("detector");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.bench_function("replay_recorded", |b| {
+        b.iter(|| {
+            let mut alerts = 0usize;
+            for e in &evs {
+                alerts += det.process(black_box(e)).len();
+            }
+            black_box(alerts)
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_recorded);
 criterion_main!(benches);
