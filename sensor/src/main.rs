@@ -43,7 +43,7 @@ enum Cmd {
 #[derive(Subcommand)]
 enum RulesCmd {
     /// Validate rule files like `falco -V`: errors and warnings with
-    /// <file:line:column>; non-zero exit on errors.
+    /// `file:line:column`; non-zero exit on errors.
     Check(CheckArgs),
 }
 
@@ -227,8 +227,8 @@ fn engine_config(r: &RuleArgs) -> EngineConfig {
     }
 }
 
-/// Loads the rules or fails with every error, <file:line:column> first.
-fn rules_or_fail(r: &RuleArgs) -> anyhow::Result<RuleSet> {
+/// Loads the rules or fails with every error, `file:line:column` first.
+fn rules_or_fail(r: &RuleArgs) -> anyhow::Result<(RuleSet, usize)> {
     let src = RuleSources { builtin: !r.no_default_rules, paths: r.rules.clone() };
     let (set, report) = load_rules(&src, &engine_config(r));
     let check = CheckReport::from(&report);
@@ -240,17 +240,20 @@ fn rules_or_fail(r: &RuleArgs) -> anyhow::Result<RuleSet> {
     }
     match set {
         Some(set) => {
-            info!("{} rules loaded", report.rules_loaded);
-            Ok(set)
+            info!("{} rules loaded, {} skipped", report.rules_loaded, report.skipped.len());
+            Ok((set, report.skipped.len()))
         }
         None => bail!("rules failed to load:\n{}", check.render_human()),
     }
 }
 
 async fn run(a: RunArgs) -> anyhow::Result<()> {
-    let rules = rules_or_fail(&a.rules)?;
+    let (rules, skipped) = rules_or_fail(&a.rules)?;
     let (loaded, table) = start_kernel(&a.kernel, Selection::default())?;
-    let pipe = Pipeline::new(table, Metrics::new(), Filter::default());
+    let metrics = Metrics::new();
+    metrics.rules_loaded.set(rules.rules().len() as i64);
+    metrics.rules_skipped.set(skipped as i64);
+    let pipe = Pipeline::new(table, metrics, Filter::default());
     let detector = Detector::new(rules, Users::host(), pipeline::boot_to_unix_ns());
     let mut sink = AlertSink::new(detector, BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
     stream(loaded, pipe, &mut sink).await?;
@@ -259,7 +262,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
-    let rules = rules_or_fail(&a.rules)?;
+    let (rules, _) = rules_or_fail(&a.rules)?;
     let input: Box<dyn std::io::BufRead> = if a.events.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {

@@ -13,6 +13,10 @@ pub struct Metrics {
     pub process_misses: IntCounter,
     pub output_errors: IntCounter,
     pub alerts: IntCounterVec,
+    pub rules_loaded: IntGauge,
+    /// Rules not loaded (unknown source, skip-if-unknown-filter): a user
+    /// who expects them to run must know.
+    pub rules_skipped: IntGauge,
 }
 
 impl Metrics {
@@ -48,6 +52,10 @@ impl Metrics {
             &["rule", "priority"],
         )
         .expect("static");
+        let rules_loaded = IntGauge::new("rules_loaded", "Rules loaded and enabled").expect("static");
+        let rules_skipped = IntGauge::new("rules_skipped", "Rules skipped at load (see the log for why)").expect("static");
+        registry.register(Box::new(rules_loaded.clone())).expect("unique");
+        registry.register(Box::new(rules_skipped.clone())).expect("unique");
         for c in [&events, &kernel_losses, &decode_errors, &alerts] {
             registry.register(Box::new(c.clone())).expect("unique");
         }
@@ -65,6 +73,8 @@ impl Metrics {
             process_misses,
             output_errors,
             alerts,
+            rules_loaded,
+            rules_skipped,
         }
     }
 

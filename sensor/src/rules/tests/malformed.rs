@@ -1,5 +1,5 @@
 //! Malformed rules files: each must give a clear error carrying
-//! <file:line:column> and the item name, and never panic.
+//! `file:line:column` and the item name, and never panic.
 
 use std::fmt::Write as _;
 
