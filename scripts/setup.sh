@@ -37,13 +37,17 @@ if ! command -v bpf-linker >/dev/null 2>&1 || [[ "$(cat "$stamp" 2>/dev/null)" !
 fi
 
 # Debian tools used by tests and benchmarks (strace-free: only what we call).
+# Container attribution tests start real Docker and containerd daemons.
 need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+[[ -x /usr/sbin/dockerd ]] || need_apt+=(docker.io)
+[[ -x /usr/bin/containerd ]] || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[[ -x /bin/busybox ]] || need_apt+=(busybox-static)
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  apt-get -o DPkg::Lock::Timeout=120 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
 if [[ ! -d /sys/kernel/tracing/events ]]; then

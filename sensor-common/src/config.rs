@@ -62,6 +62,13 @@ pub struct TaskOffsets {
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
     pub binprm_filename: u32,
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_name: u32,
+    /// `kernfs_node.parent` (`__parent` since 6.15).
+    pub kernfs_node_parent: u32,
+    pub reserved: u32,
 }
 
 /// `SyscallConf::flags` bits.

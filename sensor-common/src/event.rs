@@ -54,6 +54,9 @@ pub struct EventHeader {
     pub comm: [u8; COMM_LEN],
 }
 
+/// Bytes kept of a cgroup directory name (`cri-containerd-<64 hex>.scope` is 85).
+pub const CGROUP_NAME_LEN: usize = 128;
+
 /// Body of [`kind::EXEC`]; followed by `filename_len` bytes of the exec'd
 /// path (as passed to execve, no NUL) then `argv_len` bytes of the
 /// NUL-separated argument area.
@@ -72,6 +75,11 @@ pub struct ExecBody {
     pub argv_len: u16,
     /// Full length of the argument area in the process, before truncation.
     pub argv_full_len: u32,
+    /// Name of the task's cgroup v2 directory and of its parent, read in the
+    /// kernel at exec so that a container that exits at once is still
+    /// attributed. NUL-terminated; empty at the root.
+    pub cgroup_leaf: [u8; CGROUP_NAME_LEN],
+    pub cgroup_parent: [u8; CGROUP_NAME_LEN],
 }
 
 /// Body of [`kind::FORK`].

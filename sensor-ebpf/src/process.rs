@@ -10,8 +10,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use sensor_common::{
-    EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE, MAX_ARGV, MAX_STR,
-    TaskOffsets, clone_mode, flags, kind, loss,
+    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
+    MAX_ARGV, MAX_STR, TaskOffsets, clone_mode, flags, kind, loss,
 };
 
 use crate::{
@@ -93,10 +93,40 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
                 }
             }
         }
+        cgroup_names(task, &off, body);
         (*hdr).flags = hflags;
         submit(buf, pos);
     }
     Some(())
+}
+
+/// The task's cgroup v2 directory name and its parent's, from kernfs.
+#[inline(always)]
+unsafe fn cgroup_names(task: u64, off: &TaskOffsets, body: *mut ExecBody) {
+    // SAFETY: every read goes through the probe-read helpers; body points
+    // into the scratch buffer.
+    unsafe {
+        (*body).cgroup_leaf[0] = 0;
+        (*body).cgroup_parent[0] = 0;
+        let Some(css) = read::<u64>(task, off.task_cgroups) else { return };
+        let Some(cgrp) = read::<u64>(css, off.css_set_dfl_cgrp) else { return };
+        let Some(kn) = read::<u64>(cgrp, off.cgroup_kn) else { return };
+        if let Some(name) = read::<u64>(kn, off.kernfs_node_name) {
+            bpf_probe_read_kernel_str(
+                (*body).cgroup_leaf.as_mut_ptr().cast(),
+                CGROUP_NAME_LEN as u32,
+                name as *const _,
+            );
+        }
+        let Some(parent) = read::<u64>(kn, off.kernfs_node_parent) else { return };
+        if let Some(name) = read::<u64>(parent, off.kernfs_node_name) {
+            bpf_probe_read_kernel_str(
+                (*body).cgroup_parent.as_mut_ptr().cast(),
+                CGROUP_NAME_LEN as u32,
+                name as *const _,
+            );
+        }
+    }
 }
 
 /// `(ppid, start_boottime, euid, egid)` of a task.

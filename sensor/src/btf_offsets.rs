@@ -47,6 +47,12 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         mm_arg_start: off("mm_struct", "arg_start")?,
         mm_arg_end: off("mm_struct", "arg_end")?,
         binprm_filename: off("linux_binprm", "filename")?,
+        task_cgroups: off("task_struct", "cgroups")?,
+        css_set_dfl_cgrp: off("css_set", "dfl_cgrp")?,
+        cgroup_kn: off("cgroup", "kn")?,
+        kernfs_node_name: off("kernfs_node", "name")?,
+        kernfs_node_parent: off("kernfs_node", "__parent").or_else(|_| off("kernfs_node", "parent"))?,
+        reserved: 0,
     })
 }
 

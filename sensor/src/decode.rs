@@ -11,6 +11,7 @@ use sensor_common::{
     SyscallBody, flags, kind,
 };
 
+use crate::container::{ContainerRef, cgroup};
 use crate::event::{Arg, Args, Event, SockAddr};
 use crate::syscall_table::{Category, Shape, Syscall};
 
@@ -44,7 +45,7 @@ impl DecodeError {
 /// Process-table changes carried by an event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lifecycle {
-    Exec { ppid: u32, start_ns: u64, exe: String, args: Vec<String>, euid: u32 },
+    Exec { ppid: u32, start_ns: u64, exe: String, args: Vec<String>, euid: u32, container: Option<ContainerRef> },
     Fork { child_pid: u32, child_start_ns: u64 },
     Exit { start_ns: u64 },
 }
@@ -76,10 +77,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// `comm` up to its NUL.
-fn comm(c: &[u8; 16]) -> String {
+/// A fixed-size kernel string up to its NUL.
+fn cstr(c: &[u8]) -> String {
     let end = c.iter().position(|b| *b == 0).unwrap_or(c.len());
     text(&c[..end])
+}
+
+fn comm(c: &[u8; 16]) -> String {
+    cstr(c)
 }
 
 /// Decodes one record. `boot_to_unix_ns` turns kernel boot-time stamps into
@@ -148,7 +153,8 @@ fn decode_exec(buf: &[u8], ev: &mut Event) -> Result<Lifecycle, DecodeError> {
     if b.argv_full_len as usize > argv.len() {
         ev.truncated = true;
     }
-    Ok(Lifecycle::Exec { ppid: b.ppid, start_ns: b.start_boottime_ns, exe, args, euid: b.euid })
+    let container = cgroup::parse_leaf(&cstr(&b.cgroup_parent), &cstr(&b.cgroup_leaf));
+    Ok(Lifecycle::Exec { ppid: b.ppid, start_ns: b.start_boottime_ns, exe, args, euid: b.euid, container })
 }
 
 /// The argument area is NUL-terminated strings back to back; a truncated

@@ -196,11 +196,13 @@ impl FdTable {
             }
         }
         let t = self.procs.entry(pid).or_default();
-        if !t.contains_key(&info.num) && t.len() >= self.per_process
-            && let Some(victim) = t.keys().next().copied() {
-                t.remove(&victim);
-                self.evicted += 1;
-            }
+        if !t.contains_key(&info.num)
+            && t.len() >= self.per_process
+            && let Some(victim) = t.keys().next().copied()
+        {
+            t.remove(&victim);
+            self.evicted += 1;
+        }
         t.insert(info.num, info);
     }
 

@@ -2,6 +2,7 @@
 //! typed events, keeps a process table and writes enriched events out.
 
 pub mod btf_offsets;
+pub mod container;
 pub mod decode;
 pub mod detect;
 pub mod event;

@@ -53,7 +53,8 @@ impl Metrics {
         )
         .expect("static");
         let rules_loaded = IntGauge::new("rules_loaded", "Rules loaded and enabled").expect("static");
-        let rules_skipped = IntGauge::new("rules_skipped", "Rules skipped at load (see the log for why)").expect("static");
+        let rules_skipped =
+            IntGauge::new("rules_skipped", "Rules skipped at load (see the log for why)").expect("static");
         registry.register(Box::new(rules_loaded.clone())).expect("unique");
         registry.register(Box::new(rules_skipped.clone())).expect("unique");
         for c in [&events, &kernel_losses, &decode_errors, &alerts] {

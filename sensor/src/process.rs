@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::ContainerRef;
 use crate::decode::Lifecycle;
 use crate::procfs;
 
@@ -29,6 +30,8 @@ pub struct Process {
     pub uid: u32,
     pub euid: u32,
     pub details: Details,
+    /// The container the process runs in; `None` on the host.
+    pub container: Option<ContainerRef>,
 }
 
 /// Attributes read from /proc when a process execs (or is seeded): rules
@@ -97,6 +100,9 @@ pub struct ProcessView {
     /// Nanoseconds since boot.
     #[serde(default)]
     pub start_ns: u64,
+    /// The container; absent on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerRef>,
     /// Parent first.
     #[serde(default)]
     pub ancestors: Vec<Ancestor>,
@@ -271,11 +277,12 @@ impl ProcessTable {
                         uid,
                         euid: uid,
                         details: Details::default(),
+                        container: procfs::container(*child_pid),
                     },
                 };
                 self.insert(child);
             }
-            Lifecycle::Exec { ppid, start_ns, exe, args, euid } => {
+            Lifecycle::Exec { ppid, start_ns, exe, args, euid, container } => {
                 let cwd = procfs::cwd(pid);
                 let exe = resolve_exe(exe, cwd.as_deref());
                 let details = procfs::details(pid);
@@ -290,6 +297,10 @@ impl ProcessTable {
                     uid,
                     euid: *euid,
                     details,
+                    // The kernel's record first: the process may be gone
+                    // already; /proc for hybrid nodes where the container is
+                    // only in v1 hierarchies.
+                    container: container.clone().or_else(|| procfs::container(pid)),
                 });
             }
             Lifecycle::Exit { start_ns } => {
@@ -385,6 +396,7 @@ impl ProcessTable {
             sid: p.details.sid,
             cap_effective: p.details.cap_effective,
             start_ns: p.start_ns,
+            container: p.container.clone(),
             ancestors,
         })
     }

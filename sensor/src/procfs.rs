@@ -19,6 +19,11 @@ pub fn exists(pid: u32) -> bool {
     fs::metadata(format!("/proc/{pid}")).is_ok()
 }
 
+/// The container of a live process, from /proc/PID/cgroup.
+pub fn container(pid: u32) -> Option<crate::container::ContainerRef> {
+    crate::container::cgroup::parse_proc_cgroup(&fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
+}
+
 pub fn cwd(pid: u32) -> Option<String> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok().map(|p| p.to_string_lossy().into_owned())
 }
@@ -104,6 +109,7 @@ pub fn process(pid: u32) -> Option<Process> {
         uid,
         euid,
         details: details(pid),
+        container: container(pid),
     })
 }
 

@@ -41,6 +41,12 @@ fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]
     out
 }
 
+fn name128(s: &[u8]) -> [u8; 128] {
+    let mut a = [0u8; 128];
+    a[..s.len()].copy_from_slice(s);
+    a
+}
+
 fn nr(name: &str) -> u32 {
     syscall_table::by_name(name).unwrap().nr
 }
@@ -149,6 +155,8 @@ fn exec_record_splits_argv_and_flags_truncation() {
         filename_len: fname.len() as u16,
         argv_len: argv.len() as u16,
         argv_full_len: 9999,
+        cgroup_leaf: name128(b"3ad7b26ded6d8e7e0e6a3b4f1f2f5a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"),
+        cgroup_parent: name128(b"docker"),
     };
     let size = HEADER_SIZE + EXEC_BODY_SIZE + fname.len() + argv.len();
     let mut rec = bytes_of(&header(kind::EXEC, size));
@@ -159,7 +167,10 @@ fn exec_record_splits_argv_and_flags_truncation() {
     assert_eq!(d.event.kind, "execve");
     assert!(d.event.truncated);
     match d.lifecycle.unwrap() {
-        Lifecycle::Exec { exe, args, ppid, start_ns, .. } => {
+        Lifecycle::Exec { exe, args, ppid, start_ns, container, .. } => {
+            let c = container.unwrap();
+            assert_eq!(c.short_id(), "3ad7b26ded6d");
+            assert_eq!(c.runtime, crate::container::Runtime::Docker);
             assert_eq!(exe, "/bin/ls");
             assert_eq!(args, ["ls", "-l", "", "with space"]);
             assert_eq!((ppid, start_ns), (1, 5));

@@ -309,8 +309,14 @@ impl FieldSource for EventFields<'_> {
             | FieldId::FdCproto
             | FieldId::FdLproto
             | FieldId::FdRproto => self.fd_field(field),
-            // container.* and k8s.* come with container attribution; until
-            // then they are missing, which makes their comparisons false.
+            FieldId::ContainerId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(c.short_id()))),
+            FieldId::ContainerFullId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(&c.id))),
+            FieldId::ContainerType => v.and_then(|v| v.container.as_ref()).map(|c| s(c.runtime.as_str())),
+            FieldId::K8sPodUid | FieldId::K8sPodId => {
+                v.and_then(|v| v.container.as_ref()).and_then(|c| c.pod_uid.as_deref()).map(s)
+            }
+            // Runtime and Kubernetes metadata (names, images, labels) are
+            // not fetched yet: missing, which makes their comparisons false.
             _ => None,
         }
     }

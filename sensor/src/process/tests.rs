@@ -12,7 +12,14 @@ fn exec(t: &mut ProcessTable, pid: u32, ppid: u32, start: u64, exe: &str) {
         pid,
         exe.rsplit('/').next().unwrap(),
         0,
-        &Lifecycle::Exec { ppid, start_ns: start, exe: exe.into(), args: vec![exe.into(), "-x".into()], euid: 0 },
+        &Lifecycle::Exec {
+            ppid,
+            start_ns: start,
+            exe: exe.into(),
+            args: vec![exe.into(), "-x".into()],
+            euid: 0,
+            container: None,
+        },
     );
 }
 

@@ -30,6 +30,7 @@ fn view() -> Arc<SharedView> {
         sid: 40,
         cap_effective: (1 << 21) | 1,
         start_ns: 1_000,
+        container: None,
         ancestors: vec![anc(41, "bash", "/bin/bash", "bash -i"), anc(40, "sshd", "/usr/sbin/sshd", "sshd: u")],
     }))
 }
@@ -125,8 +126,10 @@ fn process_user_and_event_fields() {
     assert_eq!(g("user.loginname").as_deref(), Some("alice"));
     assert_eq!(g("thread.cap_effective").as_deref(), Some("CAP_CHOWN CAP_SYS_ADMIN"));
     assert_eq!(g("thread.tid").as_deref(), Some("43"));
-    // Not yet attributed: missing, so comparisons on them are false.
-    assert_eq!(g("container.id"), None);
+    // A host process: Falco's "host"; pod fields missing.
+    assert_eq!(g("container.id").as_deref(), Some("host"));
+    assert_eq!(g("container.full_id").as_deref(), Some("host"));
+    assert_eq!(g("container.type"), None);
     assert_eq!(g("k8s.ns.name"), None);
 }
 

@@ -1,0 +1,5 @@
+//! Container and pod attribution.
+
+pub mod cgroup;
+
+pub use cgroup::{ContainerRef, Runtime};
