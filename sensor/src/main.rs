@@ -196,7 +196,7 @@ async fn stream<S: Sink>(mut loaded: Loaded, mut pipe: Pipeline, sink: &mut S) -
     // Tests and scripts wait for this line before acting.
     eprintln!("sensor: ready");
     pipeline::run(&mut loaded, &mut pipe, sink, stop_signal()).await?;
-    sink.flush()?;
+    sink.finish(&pipe.metrics)?;
     eprintln!("sensor: summary {}", pipe.metrics.summary_json());
     let st = pipe.table.stats();
     info!(
@@ -291,7 +291,7 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
             }
         }
     }
-    sink.flush()?;
+    sink.finish(&metrics)?;
     eprintln!("sensor: replayed {events} events, {} alerts, {bad} unreadable lines", sink.alerts);
     if bad > 0 {
         bail!("{bad} lines were not events");

@@ -17,6 +17,10 @@ pub struct Metrics {
     /// Rules not loaded (unknown source, skip-if-unknown-filter): a user
     /// who expects them to run must know.
     pub rules_skipped: IntGauge,
+    /// Alerts from a pod's container that went out without pod metadata.
+    pub alerts_without_pod: IntCounter,
+    /// Events released before their container's metadata arrived.
+    pub held_unresolved: IntCounter,
 }
 
 impl Metrics {
@@ -52,6 +56,18 @@ impl Metrics {
             &["rule", "priority"],
         )
         .expect("static");
+        let alerts_without_pod = IntCounter::new(
+            "alerts_without_pod_metadata_total",
+            "Alerts from containers in pods shipped without pod metadata (target: 0)",
+        )
+        .expect("static");
+        let held_unresolved = IntCounter::new(
+            "container_metadata_timeouts_total",
+            "Events evaluated without container metadata because the lookup took too long",
+        )
+        .expect("static");
+        registry.register(Box::new(alerts_without_pod.clone())).expect("unique");
+        registry.register(Box::new(held_unresolved.clone())).expect("unique");
         let rules_loaded = IntGauge::new("rules_loaded", "Rules loaded and enabled").expect("static");
         let rules_skipped =
             IntGauge::new("rules_skipped", "Rules skipped at load (see the log for why)").expect("static");
@@ -76,6 +92,8 @@ impl Metrics {
             alerts,
             rules_loaded,
             rules_skipped,
+            alerts_without_pod,
+            held_unresolved,
         }
     }
 

@@ -218,7 +218,7 @@ pub async fn run<S: Sink>(
                     },
                     Err(e) => warn!("reading loss counters: {e}"),
                 }
-                out.flush()?;
+                out.flush(&pipe.metrics)?;
             }
             () = &mut stop => break,
         }
@@ -230,7 +230,7 @@ pub async fn run<S: Sink>(
             out.emit(&ev, &pipe.metrics)?;
         }
     }
-    out.flush()?;
+    out.flush(&pipe.metrics)?;
     Ok(())
 }
 
@@ -246,7 +246,7 @@ fn drain_ring<S: Sink>(ring: &mut RingBuf<MapData>, pipe: &mut Pipeline, out: &m
         }
     }
     if any {
-        out.flush()?;
+        out.flush(&pipe.metrics)?;
     }
     Ok(())
 }
@@ -255,7 +255,11 @@ fn drain_ring<S: Sink>(ring: &mut RingBuf<MapData>, pipe: &mut Pipeline, out: &m
 /// (`sensor run`).
 pub trait Sink {
     fn emit(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError>;
-    fn flush(&mut self) -> Result<(), PipelineError>;
+    fn flush(&mut self, m: &Metrics) -> Result<(), PipelineError>;
+    /// At shutdown: nothing may stay buffered.
+    fn finish(&mut self, m: &Metrics) -> Result<(), PipelineError> {
+        self.flush(m)
+    }
 }
 
 /// Events as JSON lines.
@@ -271,7 +275,7 @@ impl<W: Write> Sink for JsonLines<W> {
         self.0.write_all(b"\n").map_err(PipelineError::Output)
     }
 
-    fn flush(&mut self) -> Result<(), PipelineError> {
+    fn flush(&mut self, _: &Metrics) -> Result<(), PipelineError> {
         self.0.flush().map_err(PipelineError::Output)
     }
 }

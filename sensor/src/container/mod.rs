@@ -1,5 +1,6 @@
 //! Container and pod attribution.
 
 pub mod cgroup;
+pub mod meta;
 
 pub use cgroup::{ContainerRef, Runtime};

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use super::flags;
 use super::users::Users;
+use crate::container::meta::ContainerMeta;
 use crate::event::{Arg, Event, SockAddr};
 use crate::fdtable::{FdInfo, FdKind};
 use crate::process::SharedView;
@@ -14,6 +15,8 @@ use crate::rules::{FieldArg, FieldId, FieldSource, FieldValue};
 
 pub struct EventFields<'a> {
     pub ev: &'a Event,
+    /// Runtime and pod metadata of the event's container, when known.
+    pub meta: Option<&'a ContainerMeta>,
     pub fd: Option<&'a FdInfo>,
     pub users: &'a Users,
     pub hostname: &'a str,
@@ -38,9 +41,68 @@ fn args_line(args: &[String]) -> String {
     args.iter().skip(1).map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
+fn labels_text(m: &std::collections::BTreeMap<String, String>) -> String {
+    m.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(", ")
+}
+
 impl EventFields<'_> {
     fn view(&self) -> Option<&SharedView> {
         self.ev.proc.as_deref()
+    }
+
+    fn pod(&self) -> Option<&crate::container::meta::PodMeta> {
+        self.meta?.pod.as_ref()
+    }
+
+    fn key(arg: Option<&FieldArg>) -> Option<&str> {
+        match arg {
+            Some(FieldArg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// `container.*` beyond the id, and `k8s.*`, from runtime and API metadata.
+    fn meta_field(&self, field: FieldId, arg: Option<&FieldArg>) -> Option<FieldValue<'_>> {
+        let m = self.meta?;
+        match field {
+            FieldId::ContainerName => m.name.as_deref().map(s),
+            FieldId::ContainerImage => m.image.as_deref().map(s),
+            FieldId::ContainerImageRepository => m.image_parts().map(|(r, _)| s(r)),
+            FieldId::ContainerImageTag => m.image_parts().and_then(|(_, t)| t).map(s),
+            FieldId::ContainerImageDigest => m.image_digest.as_deref().map(s),
+            FieldId::ContainerImageId => m.image_id.as_deref().map(s),
+            FieldId::ContainerPrivileged => m.privileged.map(FieldValue::Bool),
+            FieldId::ContainerStartTs => m.started_at_ns.map(FieldValue::U64),
+            FieldId::ContainerLabel => m.labels.get(Self::key(arg)?).map(|v| s(v)),
+            FieldId::ContainerLabels => Some(owned(labels_text(&m.labels))),
+            FieldId::ContainerMounts => Some(owned(
+                m.mounts
+                    .iter()
+                    .map(|x| format!("{}:{}:{}:{}:{}", x.source, x.destination, x.mode, !x.read_only, x.propagation))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )),
+            FieldId::ContainerMountDest | FieldId::ContainerMountSource | FieldId::ContainerMount => {
+                let key = Self::key(arg)?;
+                let mount = m.mounts.iter().find(|x| x.destination == key || x.source == key)?;
+                Some(match field {
+                    FieldId::ContainerMountDest => s(&mount.destination),
+                    _ => s(&mount.source),
+                })
+            }
+            FieldId::K8sPodName => self.pod().map(|p| s(&p.name)),
+            FieldId::K8sNsName => self.pod().map(|p| s(&p.namespace)),
+            FieldId::K8sPodLabel => self.pod()?.labels.get(Self::key(arg)?).map(|v| s(v)),
+            FieldId::K8sPodLabels => self.pod().map(|p| owned(labels_text(&p.labels))),
+            FieldId::K8sPodAnnotation => self.pod()?.annotations.get(Self::key(arg)?).map(|v| s(v)),
+            FieldId::K8sPodServiceAccount => self.pod()?.service_account.as_deref().map(s),
+            FieldId::K8sWorkloadKind => self.pod()?.workload.as_ref().map(|(k, _)| s(k)),
+            FieldId::K8sWorkloadName => self.pod()?.workload.as_ref().map(|(_, n)| s(n)),
+            FieldId::K8sDeploymentName => {
+                self.pod()?.workload.as_ref().filter(|(k, _)| k == "Deployment").map(|(_, n)| s(n))
+            }
+            _ => None,
+        }
     }
 
     fn level(arg: Option<&FieldArg>) -> Option<usize> {
@@ -312,12 +374,11 @@ impl FieldSource for EventFields<'_> {
             FieldId::ContainerId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(c.short_id()))),
             FieldId::ContainerFullId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(&c.id))),
             FieldId::ContainerType => v.and_then(|v| v.container.as_ref()).map(|c| s(c.runtime.as_str())),
-            FieldId::K8sPodUid | FieldId::K8sPodId => {
-                v.and_then(|v| v.container.as_ref()).and_then(|c| c.pod_uid.as_deref()).map(s)
-            }
-            // Runtime and Kubernetes metadata (names, images, labels) are
-            // not fetched yet: missing, which makes their comparisons false.
-            _ => None,
+            FieldId::K8sPodUid | FieldId::K8sPodId => self
+                .pod()
+                .map(|p| s(&p.uid))
+                .or_else(|| v.and_then(|v| v.container.as_ref()).and_then(|c| c.pod_uid.as_deref()).map(s)),
+            _ => self.meta_field(field, arg),
         }
     }
 }

@@ -9,8 +9,10 @@ pub mod users;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::container::meta::MetaStore;
 use crate::event::Event;
 use crate::fdtable::FdTable;
+use crate::rules::output::OutputFormat;
 use crate::rules::{Alert, AlertOptions, EngineConfig, LoadReport, RuleSet, RuleText};
 use fields::EventFields;
 use users::Users;
@@ -79,8 +81,18 @@ fn collect_files(p: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// Fields appended to every alert, as Falco's container plugin suggests
+/// (`suggested_output`): analysts need the workload even when a rule's own
+/// output forgot it.
+pub const SUGGESTED_OUTPUT: &str = " container_id=%container.id container_name=%container.name \
+container_image_repository=%container.image.repository container_image_tag=%container.image.tag \
+k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
+
 pub struct Detector {
     rules: RuleSet,
+    /// Container metadata, filled off the hot path (host mode: ids only).
+    pub meta: MetaStore,
+    suggested: Option<OutputFormat>,
     fds: FdTable,
     users: Users,
     hostname: String,
@@ -94,7 +106,18 @@ impl Detector {
     pub fn new(rules: RuleSet, users: Users, boot_to_unix_ns: i128) -> Self {
         let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = AlertOptions { hostname: hostname.clone(), ..AlertOptions::default() };
-        Self { rules, fds: FdTable::new(1024, 65_536), users, hostname, opts, boot_to_unix_ns, fired: HashMap::new() }
+        Self {
+            rules,
+            meta: MetaStore::new(None, None),
+            // A constant: it parses, and a failure would only drop the suffix.
+            suggested: OutputFormat::parse(SUGGESTED_OUTPUT).ok(),
+            fds: FdTable::new(1024, 65_536),
+            users,
+            hostname,
+            opts,
+            boot_to_unix_ns,
+            fired: HashMap::new(),
+        }
     }
 
     pub fn hostname(&self) -> &str {
@@ -113,8 +136,10 @@ impl Detector {
     pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
         let cwd = ev.proc.as_deref().and_then(|p| p.cwd.as_deref());
         let fd = self.fds.observe(ev, cwd);
+        let meta = ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.meta.get(&c.id)).cloned();
         let fields = EventFields {
             ev,
+            meta: meta.as_deref(),
             fd: fd.as_ref(),
             users: &self.users,
             hostname: &self.hostname,
@@ -122,7 +147,25 @@ impl Detector {
         };
         let mut hits = Vec::new();
         self.rules.evaluate(&fields, &mut hits);
-        let alerts: Vec<Alert> = hits.iter().map(|r| Alert::new(r, &fields, ev.ts, &self.opts)).collect();
+        let mut alerts: Vec<Alert> = hits.iter().map(|r| Alert::new(r, &fields, ev.ts, &self.opts)).collect();
+        if let Some(sug) = &self.suggested {
+            for a in &mut alerts {
+                let extra = sug.render(&fields);
+                if let Some(o) = &mut a.output {
+                    o.push_str(&extra);
+                }
+                if let Some(m) = &mut a.message {
+                    m.push_str(&extra);
+                }
+                if let Some(of) = &mut a.output_fields {
+                    let mut more = serde_json::Map::new();
+                    sug.fields_json(&fields, &mut more);
+                    for (k, v) in more {
+                        of.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
         for a in &alerts {
             *self.fired.entry(a.rule.clone()).or_default() += 1;
         }

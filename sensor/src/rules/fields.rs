@@ -338,6 +338,11 @@ fields! {
     K8sSvcName = "k8s.svc.name": Str;
     K8sDeploymentName = "k8s.deployment.name": Str;
     K8sDeploymentId = "k8s.deployment.id": Str;
+    // Ours: the pod's owning workload, whatever its kind.
+    K8sWorkloadKind = "k8s.workload.kind": Str;
+    K8sWorkloadName = "k8s.workload.name": Str;
+    K8sPodServiceAccount = "k8s.pod.service_account": Str;
+    K8sPodAnnotation = "k8s.pod.annotation": Str, Key;
 }
 
 impl FieldId {

@@ -71,7 +71,7 @@ fn users() -> Users {
 }
 
 fn get(ev: &Event, fd: Option<&FdInfo>, u: &Users, f: &str) -> Option<String> {
-    let fields = EventFields { ev, fd, users: u, hostname: "node-1", boot_to_unix_ns: 0 };
+    let fields = EventFields { ev, meta: None, fd, users: u, hostname: "node-1", boot_to_unix_ns: 0 };
     let r = crate::rules::fields::resolve(f, None).ok().or_else(|| {
         let (name, arg) = f.split_once('[')?;
         crate::rules::fields::resolve(name, Some(arg.trim_end_matches(']'))).ok()
