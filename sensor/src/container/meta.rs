@@ -67,6 +67,9 @@ impl ContainerMeta {
     }
 }
 
+/// After this long without an answer a lookup counts as lost.
+const PENDING_LIMIT: Duration = Duration::from_secs(10);
+
 /// One lookup answer from the fetcher task.
 pub type Answer = (String, Result<ContainerMeta, String>);
 
@@ -149,7 +152,8 @@ impl MetaStore {
         let Some(tx) = &self.requests else { return false };
         match self.entries.get(&c.id) {
             Some(Entry::Known(_)) => false,
-            Some(Entry::Pending(_)) => true,
+            // An answer that never came (fetcher stuck): stop holding.
+            Some(Entry::Pending(at)) => at.elapsed() < PENDING_LIMIT,
             Some(Entry::Failed(at)) if at.elapsed() < self.retry_after => false,
             _ => {
                 if self.entries.len() >= self.capacity {
@@ -170,7 +174,7 @@ impl MetaStore {
     }
 
     pub fn is_pending(&self, id: &str) -> bool {
-        matches!(self.entries.get(id), Some(Entry::Pending(_)))
+        matches!(self.entries.get(id), Some(Entry::Pending(at)) if at.elapsed() < PENDING_LIMIT)
     }
 }
 
