@@ -9,7 +9,9 @@ use anyhow::{Context as _, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use log::{info, warn};
 use sensor::detect::sink::AlertSink;
+use sensor::container::meta::MetaStore;
 use sensor::detect::users::Users;
+use sensor::k8s::PodWatcher;
 use sensor::detect::{Detector, RuleSources, load_rules};
 use sensor::event::Event;
 use sensor::metrics::Metrics;
@@ -17,6 +19,7 @@ use sensor::pipeline::{self, Filter, JsonLines, Pipeline, Sink};
 use sensor::process::ProcessTable;
 use sensor::programs::{self, Loaded, Options, Selection, SyscallHooks};
 use sensor::rules::{CheckReport, EngineConfig, RuleMatching, RuleSet};
+use sensor::runtime::{Runtimes, RuntimesConfig, SocketKind};
 use sensor::syscall_table::{self, Category};
 
 #[derive(Parser)]
@@ -103,6 +106,11 @@ enum Matching {
 struct RunArgs {
     #[command(flatten)]
     rules: RuleArgs,
+    /// Container runtime sockets to ask for metadata, as `cri:PATH` or
+    /// `docker:PATH`; repeat for more. Default: the well-known containerd,
+    /// CRI-O, Docker and k3s sockets that exist.
+    #[arg(long = "runtime-socket", value_parser = parse_socket)]
+    runtime_sockets: Vec<(PathBuf, SocketKind)>,
     #[command(flatten)]
     kernel: KernelArgs,
 }
@@ -126,6 +134,14 @@ struct CheckArgs {
     /// One JSON object: `rules_loaded`, `rules_skipped`, errors, warnings.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_socket(s: &str) -> Result<(PathBuf, SocketKind), String> {
+    match s.split_once(':') {
+        Some(("cri", p)) => Ok((PathBuf::from(p), SocketKind::Cri)),
+        Some(("docker", p)) => Ok((PathBuf::from(p), SocketKind::Docker)),
+        _ => Err(format!("{s:?}: expected cri:PATH or docker:PATH")),
+    }
 }
 
 fn parse_size(s: &str) -> Result<u32, String> {
@@ -254,11 +270,41 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     metrics.rules_loaded.set(rules.rules().len() as i64);
     metrics.rules_skipped.set(skipped as i64);
     let pipe = Pipeline::new(table, metrics, Filter::default());
-    let detector = Detector::new(rules, Users::host(), pipeline::boot_to_unix_ns());
+    let mut detector = Detector::new(rules, Users::host(), pipeline::boot_to_unix_ns());
+    detector.meta = metadata_sources(a.runtime_sockets).await;
     let mut sink = AlertSink::new(detector, BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
     stream(loaded, pipe, &mut sink).await?;
     info!("{} alerts", sink.alerts);
     Ok(())
+}
+
+/// Container runtimes and the Kubernetes pod watch, whichever this node
+/// has; neither is host mode (container ids only), said once.
+async fn metadata_sources(sockets: Vec<(PathBuf, SocketKind)>) -> MetaStore {
+    let mut cfg = RuntimesConfig::default();
+    if !sockets.is_empty() {
+        cfg.sockets = sockets;
+    }
+    let (runtimes, failed) = Runtimes::probe(cfg).await;
+    for (path, e) in failed {
+        log::debug!("runtime socket {}: {e}", path.display());
+    }
+    let names: Vec<&str> = runtimes.clients().iter().map(sensor::runtime::RuntimeClient::name).collect();
+    let pods = match PodWatcher::start_from_env(sensor::k8s::DEFAULT_GRACE).await {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("Kubernetes API unavailable ({e}); pod metadata comes from runtime labels only");
+            None
+        }
+    };
+    if names.is_empty() && pods.is_none() {
+        info!("no container runtime socket and no Kubernetes credentials: container ids only");
+        return MetaStore::new(None, None);
+    }
+    info!("container metadata from runtimes {names:?}, Kubernetes API: {}", if pods.is_some() { "yes" } else { "no" });
+    let runtimes = (!names.is_empty()).then(|| std::sync::Arc::new(runtimes));
+    let (tx, rx) = sensor::container::fetch::spawn(runtimes, pods);
+    MetaStore::new(Some(tx), Some(rx))
 }
 
 fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
