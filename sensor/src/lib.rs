@@ -13,7 +13,7 @@ pub mod pipeline;
 pub mod process;
 pub mod procfs;
 pub mod programs;
-pub mod runtime;
 pub mod rules;
+pub mod runtime;
 pub mod syscall_table;
 pub mod tracefs;

@@ -3,27 +3,32 @@
 
 mod common;
 
-use common::docker::{Docker, IMAGE};
 use common::{arg, is, sensor, unique};
+use sensor::runtime::test_support::{CRI_BUSYBOX, ContainerdEnv, DockerEnv, skip_or_fail, start_cri_pod};
 
-fn docker() -> Option<Docker> {
-    match Docker::start() {
-        Ok(d) => Some(d),
+const IMAGE: &str = "sensortest-busybox:1";
+
+fn docker() -> Option<DockerEnv> {
+    let d = match DockerEnv::start() {
+        Ok(d) => d,
         Err(why) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "Docker cannot run in CI: {why}");
-            eprintln!("SKIPPED container test: {why}");
-            None
+            skip_or_fail(&format!("Docker cannot run: {why}"));
+            return None;
         }
-    }
+    };
+    d.import_busybox(IMAGE).unwrap();
+    Some(d)
 }
 
 #[test]
 fn short_lived_container_exec_is_attributed() {
     let Some(s) = sensor() else { return };
-    let Some(d) = docker() else { return };
+    let Some(mut d) = docker() else { return };
     let tag = unique("ctr");
     // Starts, execs, exits: the whole container lives a few milliseconds.
-    let id = d.cli(&["run", "-d", "--network", "none", IMAGE, "/bin/cat", &format!("/nonexistent/{tag}")]).unwrap();
+    let id = d
+        .run_detached(&unique("c"), &["--network", "none", IMAGE, "/bin/cat", &format!("/nonexistent/{tag}")])
+        .unwrap();
     assert_eq!(id.len(), 64, "{id}");
     let ev = s.wait_for("exec inside the container", |e| {
         // The container's own exec, not the docker CLI that carries the same argv tail.
@@ -49,14 +54,14 @@ fn short_lived_container_exec_is_attributed() {
 #[test]
 fn alerts_carry_runtime_metadata_of_a_short_lived_container() {
     let Some(_) = sensor() else { return };
-    let Some(d) = docker() else { return };
-    let rules = d.dir.path().join("rules.yaml");
+    let Some(mut d) = docker() else { return };
+    let rules = d.dir().join("rules.yaml");
     std::fs::write(
         &rules,
         "- rule: Cat in a container\n  desc: test rule\n  condition: evt.type in (execve, execveat) and container.id != host and proc.name = cat\n  output: cat in a container (image=%container.image name=%container.name label=%container.label[app])\n  priority: NOTICE\n",
     )
     .unwrap();
-    let sock = format!("docker:{}", d.sock.display());
+    let sock = format!("docker:{}", d.socket.display());
     let s = common::Sensor::start(&[
         "run",
         "--no-default-rules",
@@ -70,7 +75,10 @@ fn alerts_carry_runtime_metadata_of_a_short_lived_container() {
     let name = unique("name");
     let tag = unique("meta");
     let id = d
-        .cli(&["run", "-d", "--network", "none", "--name", &name, "--label", "app=sensortest", IMAGE, "/bin/cat", &format!("/nonexistent/{tag}")])
+        .run_detached(
+            &name,
+            &["--network", "none", "--label", "app=sensortest", IMAGE, "/bin/cat", &format!("/nonexistent/{tag}")],
+        )
         .unwrap();
     let a = s.wait_for("alert with container metadata", |a| {
         a["rule"] == "Cat in a container" && a["output_fields"]["container.id"] == &id[..12]
@@ -84,4 +92,53 @@ fn alerts_carry_runtime_metadata_of_a_short_lived_container() {
     let out = a["output"].as_str().unwrap();
     assert!(out.contains(&format!("container_id={}", &id[..12])), "{out}");
     assert!(out.contains(&format!("container_name={name}")), "{out}");
+}
+
+#[test]
+fn cri_pod_container_is_attributed_with_pod_metadata() {
+    let Some(_) = sensor() else { return };
+    let env = match ContainerdEnv::start() {
+        Ok(e) => e,
+        Err(why) => return skip_or_fail(&format!("containerd cannot run: {why}")),
+    };
+    env.import_images().unwrap();
+    let rules = env.dir().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Cat in a pod\n  desc: test rule\n  condition: evt.type = execve and container.id != host and proc.name = cat\n  output: cat in a pod (pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid image=%container.image name=%container.name)\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let sock = format!("cri:{}", env.socket.display());
+    let s = common::Sensor::start(&[
+        "run",
+        "--no-default-rules",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--runtime-socket",
+        &sock,
+        "--syscall-hooks",
+        "btf",
+    ]);
+    let uid = "5b7c9d2e-aaaa-4bbb-8ccc-0123456789ab";
+    let tag = unique("pod");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (_sandbox, id) = rt
+        .block_on(start_cri_pod(
+            &env,
+            ("web-0", "shop", uid),
+            &[("app", "web")],
+            "app",
+            &["/bin/cat", &format!("/nonexistent/{tag}")],
+        ))
+        .unwrap();
+    let a = s.wait_for("alert from the pod", |a| {
+        a["rule"] == "Cat in a pod" && a["output_fields"]["container.id"] == &id[..12]
+    });
+    let f = &a["output_fields"];
+    assert_eq!(f["k8s.pod.name"], "web-0", "{a}");
+    assert_eq!(f["k8s.ns.name"], "shop");
+    assert_eq!(f["k8s.pod.uid"], uid);
+    assert_eq!(f["container.name"], "app");
+    assert_eq!(f["container.image"], CRI_BUSYBOX);
+    assert!(a["output"].as_str().unwrap().contains("k8s_pod_name=web-0 k8s_ns_name=shop"), "{a}");
 }

@@ -96,14 +96,20 @@ async fn pod_for(pods: &PodIndex, c: &ContainerRef, uid_hint: Option<&str>) -> O
 }
 
 /// One answer for one container.
-pub async fn resolve(runtimes: Option<&Runtimes>, pods: Option<&PodIndex>, c: &ContainerRef) -> Result<ContainerMeta, String> {
+pub async fn resolve(
+    runtimes: Option<&Runtimes>,
+    pods: Option<&PodIndex>,
+    c: &ContainerRef,
+) -> Result<ContainerMeta, String> {
     let rt = match runtimes {
         Some(r) => r.lookup(&c.id, hint(c.runtime)).await.map_err(|e| e.to_string()),
         None => Err("no container runtime reachable".to_owned()),
     };
     let mut meta = match &rt {
         Ok(m) => from_runtime(m),
-        Err(_) => ContainerMeta { id: c.id.clone(), runtime: c.runtime.as_str().to_owned(), ..ContainerMeta::default() },
+        Err(_) => {
+            ContainerMeta { id: c.id.clone(), runtime: c.runtime.as_str().to_owned(), ..ContainerMeta::default() }
+        }
     };
     let mut got_pod = false;
     if let Some(pods) = pods {

@@ -31,9 +31,7 @@ pub fn detect_source(
     token_exists: bool,
 ) -> Option<ConfigSource> {
     if let Some(kc) = kubeconfig_env.filter(|v| !v.is_empty()) {
-        let paths: Vec<PathBuf> = std::env::split_paths(&kc)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect();
+        let paths: Vec<PathBuf> = std::env::split_paths(&kc).filter(|p| !p.as_os_str().is_empty()).collect();
         if !paths.is_empty() {
             return Some(ConfigSource::Kubeconfig(paths));
         }
@@ -70,25 +68,16 @@ pub async fn client_from_env() -> Result<Option<Client>, K8sError> {
         ConfigSource::Kubeconfig(paths) => {
             let mut merged: Option<Kubeconfig> = None;
             for p in paths {
-                let kc = Kubeconfig::read_from(p).map_err(|source| K8sError::Kubeconfig {
-                    path: p.clone(),
-                    source,
-                })?;
+                let kc = Kubeconfig::read_from(p).map_err(|source| K8sError::Kubeconfig { path: p.clone(), source })?;
                 merged = Some(match merged {
                     None => kc,
-                    Some(m) => m.merge(kc).map_err(|source| K8sError::Kubeconfig {
-                        path: p.clone(),
-                        source,
-                    })?,
+                    Some(m) => m.merge(kc).map_err(|source| K8sError::Kubeconfig { path: p.clone(), source })?,
                 });
             }
             let kc = merged.ok_or(K8sError::NoConfig)?;
             Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|source| K8sError::Kubeconfig {
-                    path: paths.first().cloned().unwrap_or_default(),
-                    source,
-                })?
+                .map_err(|source| K8sError::Kubeconfig { path: paths.first().cloned().unwrap_or_default(), source })?
         }
     };
     let url = config.cluster_url.to_string();
@@ -107,26 +96,18 @@ pub fn node_name_from_env() -> Result<String, K8sError> {
 }
 
 fn read_hostname() -> Option<String> {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
+    ["/proc/sys/kernel/hostname", "/etc/hostname"].iter().find_map(|p| std::fs::read_to_string(p).ok())
 }
 
 /// Testable core of [`node_name_from_env`].
 ///
 /// # Errors
 /// [`K8sError::NodeName`] when neither source gives a name.
-pub fn node_name_from(
-    env: Option<String>,
-    hostname: impl FnOnce() -> Option<String>,
-) -> Result<String, K8sError> {
+pub fn node_name_from(env: Option<String>, hostname: impl FnOnce() -> Option<String>) -> Result<String, K8sError> {
     if let Some(n) = env.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
         return Ok(n);
     }
-    hostname()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .ok_or(K8sError::NodeName)
+    hostname().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).ok_or(K8sError::NodeName)
 }
 
 #[cfg(test)]
@@ -136,16 +117,9 @@ mod tests {
     #[test]
     fn source_detection() {
         assert_eq!(detect_source(None, None, true), None);
-        assert_eq!(
-            detect_source(None, Some("10.0.0.1".into()), false),
-            None,
-            "no token"
-        );
+        assert_eq!(detect_source(None, Some("10.0.0.1".into()), false), None, "no token");
         assert_eq!(detect_source(None, Some("".into()), true), None);
-        assert_eq!(
-            detect_source(None, Some("10.0.0.1".into()), true),
-            Some(ConfigSource::InCluster)
-        );
+        assert_eq!(detect_source(None, Some("10.0.0.1".into()), true), Some(ConfigSource::InCluster));
         assert_eq!(
             detect_source(Some("/a:/b".into()), Some("10.0.0.1".into()), true),
             Some(ConfigSource::Kubeconfig(vec!["/a".into(), "/b".into()]))
@@ -156,16 +130,10 @@ mod tests {
     #[test]
     fn node_name_fallbacks() {
         let host = || Some("Worker-1\n".to_owned());
-        assert_eq!(
-            node_name_from(Some("node-a".into()), host).unwrap(),
-            "node-a"
-        );
+        assert_eq!(node_name_from(Some("node-a".into()), host).unwrap(), "node-a");
         assert_eq!(node_name_from(Some("  ".into()), host).unwrap(), "worker-1");
         assert_eq!(node_name_from(None, host).unwrap(), "worker-1");
-        assert!(matches!(
-            node_name_from(None, || None),
-            Err(K8sError::NodeName)
-        ));
+        assert!(matches!(node_name_from(None, || None), Err(K8sError::NodeName)));
     }
 
     #[tokio::test]
@@ -176,9 +144,7 @@ mod tests {
         let path = dir.join("config");
         std::fs::write(&path, include_str!("testdata/kubeconfig.yaml")).unwrap();
         let kc = Kubeconfig::read_from(&path).unwrap();
-        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-            .await
-            .unwrap();
+        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
         assert_eq!(cfg.cluster_url.to_string(), "http://127.0.0.1:6443/");
         assert!(Client::try_from(cfg).is_ok());
         std::fs::remove_dir_all(&dir).ok();

@@ -79,9 +79,7 @@ struct Inner {
 
 impl Inner {
     fn indexed_ids(meta: &PodMeta) -> impl Iterator<Item = &String> {
-        meta.container_ids
-            .iter()
-            .chain(&meta.previous_container_ids)
+        meta.container_ids.iter().chain(&meta.previous_container_ids)
     }
 
     fn unlink_ids(&mut self, meta: &PodMeta) {
@@ -93,11 +91,7 @@ impl Inner {
     }
 
     fn counts(&self) -> (u64, u64) {
-        let dead = self
-            .by_uid
-            .values()
-            .filter(|e| e.deleted_at.is_some())
-            .count();
+        let dead = self.by_uid.values().filter(|e| e.deleted_at.is_some()).count();
         let live = self.by_uid.len() - dead;
         (live as u64, dead as u64)
     }
@@ -120,11 +114,7 @@ impl Default for PodIndex {
 impl PodIndex {
     #[must_use]
     pub fn new(grace: Duration) -> Self {
-        Self {
-            inner: Arc::default(),
-            stats: Arc::default(),
-            grace,
-        }
+        Self { inner: Arc::default(), stats: Arc::default(), grace }
     }
 
     #[must_use]
@@ -148,8 +138,7 @@ impl PodIndex {
     }
 
     fn visible(&self, e: &Entry, now: Instant) -> bool {
-        e.deleted_at
-            .is_none_or(|t| now.saturating_duration_since(t) < self.grace)
+        e.deleted_at.is_none_or(|t| now.saturating_duration_since(t) < self.grace)
     }
 
     /// Pod by uid; a deleted pod is returned until its grace period ends.
@@ -200,12 +189,7 @@ impl PodIndex {
     #[must_use]
     pub fn live_pods(&self) -> Vec<Arc<PodMeta>> {
         let inner = self.read();
-        inner
-            .by_uid
-            .values()
-            .filter(|e| e.deleted_at.is_none())
-            .map(|e| Arc::clone(&e.meta))
-            .collect()
+        inner.by_uid.values().filter(|e| e.deleted_at.is_none()).map(|e| Arc::clone(&e.meta)).collect()
     }
 
     /// Number of entries, live and deleted-but-kept.
@@ -230,13 +214,7 @@ impl PodIndex {
         for id in Inner::indexed_ids(&meta) {
             inner.by_cid.insert(id.clone(), meta.uid.clone());
         }
-        inner.by_uid.insert(
-            meta.uid.clone(),
-            Entry {
-                meta,
-                deleted_at: None,
-            },
-        );
+        inner.by_uid.insert(meta.uid.clone(), Entry { meta, deleted_at: None });
         self.update_gauges(&inner);
     }
 
@@ -252,13 +230,7 @@ impl PodIndex {
             for id in Inner::indexed_ids(&meta) {
                 inner.by_cid.insert(id.clone(), meta.uid.clone());
             }
-            inner.by_uid.insert(
-                uid.to_owned(),
-                Entry {
-                    meta,
-                    deleted_at: Some(now),
-                },
-            );
+            inner.by_uid.insert(uid.to_owned(), Entry { meta, deleted_at: Some(now) });
         } else if let Some(e) = inner.by_uid.get_mut(uid) {
             e.deleted_at.get_or_insert(now);
         }
@@ -285,20 +257,14 @@ impl PodIndex {
     #[must_use]
     pub fn purge_expired(&self, now: Instant) -> usize {
         let mut inner = self.write();
-        let expired: Vec<String> = inner
-            .by_uid
-            .iter()
-            .filter(|(_, e)| !self.visible(e, now))
-            .map(|(uid, _)| uid.clone())
-            .collect();
+        let expired: Vec<String> =
+            inner.by_uid.iter().filter(|(_, e)| !self.visible(e, now)).map(|(uid, _)| uid.clone()).collect();
         for uid in &expired {
             if let Some(e) = inner.by_uid.remove(uid) {
                 inner.unlink_ids(&e.meta);
             }
         }
-        self.stats
-            .purged
-            .fetch_add(expired.len() as u64, Ordering::Relaxed);
+        self.stats.purged.fetch_add(expired.len() as u64, Ordering::Relaxed);
         self.update_gauges(&inner);
         expired.len()
     }
@@ -345,12 +311,7 @@ mod tests {
         idx.upsert(pod("u1", &[A]));
         idx.upsert(pod("u2", &[A2, B]));
         assert_eq!(idx.by_container_id(A).unwrap().uid, "u1");
-        assert_eq!(
-            idx.by_container_id(&format!("containerd://{A}"))
-                .unwrap()
-                .uid,
-            "u1"
-        );
+        assert_eq!(idx.by_container_id(&format!("containerd://{A}")).unwrap().uid, "u1");
         assert_eq!(idx.by_container_id(&B[..12]).unwrap().uid, "u2");
         assert_eq!(idx.by_container_id(&A2[..13]).unwrap().uid, "u2");
         // Shared 12-char prefix: ambiguous, no answer.
@@ -386,17 +347,11 @@ mod tests {
         assert!(idx.by_container_id_at(A, t1).is_some());
         assert_eq!(idx.purge_expired(t1), 0);
         let t2 = t0 + Duration::from_mins(1);
-        assert!(
-            idx.by_uid_at("u1", t2).is_none(),
-            "hidden once grace is over"
-        );
+        assert!(idx.by_uid_at("u1", t2).is_none(), "hidden once grace is over");
         assert_eq!(idx.purge_expired(t2), 1);
         assert_eq!(idx.stats().purged(), 1);
         assert!(idx.is_empty());
-        assert!(
-            idx.by_container_id_at(A, t0).is_none(),
-            "id unlinked on purge"
-        );
+        assert!(idx.by_container_id_at(A, t0).is_none(), "id unlinked on purge");
     }
 
     #[test]

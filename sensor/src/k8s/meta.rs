@@ -20,10 +20,7 @@ pub struct Workload {
 
 impl Workload {
     fn new(kind: &str, name: &str) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-        }
+        Self { kind: kind.to_owned(), name: name.to_owned() }
     }
 }
 
@@ -131,10 +128,7 @@ pub fn resolve_workload(
     match owner.kind.as_str() {
         "ReplicaSet" => {
             if let Some(hash) = labels.get("pod-template-hash")
-                && let Some(deployment) = owner
-                    .name
-                    .strip_suffix(hash.as_str())
-                    .and_then(|s| s.strip_suffix('-'))
+                && let Some(deployment) = owner.name.strip_suffix(hash.as_str()).and_then(|s| s.strip_suffix('-'))
                 && !deployment.is_empty()
             {
                 return Some(Workload::new("Deployment", deployment));
@@ -174,12 +168,8 @@ impl PodMeta {
         let namespace = md.namespace.clone().unwrap_or_default();
         let labels = md.labels.clone().unwrap_or_default();
         let annotations = md.annotations.clone().unwrap_or_default();
-        let workload = resolve_workload(
-            &namespace,
-            md.owner_references.as_deref().unwrap_or_default(),
-            &labels,
-            lookup,
-        );
+        let workload =
+            resolve_workload(&namespace, md.owner_references.as_deref().unwrap_or_default(), &labels, lookup);
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
 
@@ -235,9 +225,7 @@ impl PodMeta {
             namespace,
             labels,
             annotations,
-            service_account: spec
-                .and_then(|s| s.service_account_name.clone())
-                .filter(|s| !s.is_empty()),
+            service_account: spec.and_then(|s| s.service_account_name.clone()).filter(|s| !s.is_empty()),
             node_name: spec.and_then(|s| s.node_name.clone()),
             pod_ip: pod_ips.first().copied(),
             pod_ips,
@@ -247,9 +235,7 @@ impl PodMeta {
             container_ids,
             containers,
             previous_container_ids,
-            start_time: status
-                .and_then(|s| s.start_time.as_ref())
-                .map(|t| t.0.to_string()),
+            start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0.to_string()),
         })
     }
 
@@ -276,10 +262,7 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[allow(clippy::unnecessary_wraps)] // compared with `resolve_workload`'s Option
@@ -291,46 +274,28 @@ mod tests {
     fn replicaset_with_template_hash_is_deployment() {
         let o = [owner("ReplicaSet", "web-frontend-7d4b9c8f6d", Some(true))];
         let l = labels(&[("pod-template-hash", "7d4b9c8f6d")]);
-        assert_eq!(
-            resolve_workload("ns", &o, &l, None),
-            wl("Deployment", "web-frontend")
-        );
+        assert_eq!(resolve_workload("ns", &o, &l, None), wl("Deployment", "web-frontend"));
     }
 
     #[test]
     fn replicaset_without_matching_hash_stays_replicaset() {
         let o = [owner("ReplicaSet", "web-frontend-7d4b9c8f6d", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &BTreeMap::new(), None),
-            wl("ReplicaSet", "web-frontend-7d4b9c8f6d")
-        );
+        assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), wl("ReplicaSet", "web-frontend-7d4b9c8f6d"));
         let l = labels(&[("pod-template-hash", "aaaaaaaaaa")]);
-        assert_eq!(
-            resolve_workload("ns", &o, &l, None),
-            wl("ReplicaSet", "web-frontend-7d4b9c8f6d")
-        );
+        assert_eq!(resolve_workload("ns", &o, &l, None), wl("ReplicaSet", "web-frontend-7d4b9c8f6d"));
         // The hash must be a whole `-`-separated suffix, and leave a name.
         let o = [owner("ReplicaSet", "x7d4b9c8f6d", Some(true))];
         let l = labels(&[("pod-template-hash", "7d4b9c8f6d")]);
-        assert_eq!(
-            resolve_workload("ns", &o, &l, None),
-            wl("ReplicaSet", "x7d4b9c8f6d")
-        );
+        assert_eq!(resolve_workload("ns", &o, &l, None), wl("ReplicaSet", "x7d4b9c8f6d"));
         let o = [owner("ReplicaSet", "-7d4b9c8f6d", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &l, None),
-            wl("ReplicaSet", "-7d4b9c8f6d")
-        );
+        assert_eq!(resolve_workload("ns", &o, &l, None), wl("ReplicaSet", "-7d4b9c8f6d"));
     }
 
     #[test]
     fn direct_controllers() {
         for kind in ["StatefulSet", "DaemonSet", "ReplicationController", "Node"] {
             let o = [owner(kind, "thing", Some(true))];
-            assert_eq!(
-                resolve_workload("ns", &o, &BTreeMap::new(), None),
-                wl(kind, "thing")
-            );
+            assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), wl(kind, "thing"));
         }
     }
 
@@ -341,10 +306,7 @@ mod tests {
             owner("StatefulSet", "not-me-either", Some(false)),
             owner("DaemonSet", "agent", Some(true)),
         ];
-        assert_eq!(
-            resolve_workload("ns", &o, &BTreeMap::new(), None),
-            wl("DaemonSet", "agent")
-        );
+        assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), wl("DaemonSet", "agent"));
         let o = [owner("StatefulSet", "db", None)];
         assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), None);
         assert_eq!(resolve_workload("ns", &[], &BTreeMap::new(), None), None);
@@ -353,10 +315,7 @@ mod tests {
     #[test]
     fn job_name_heuristic() {
         assert_eq!(cronjob_from_job_name("backup-29034720"), Some("backup"));
-        assert_eq!(
-            cronjob_from_job_name("db-backup-1700000000"),
-            Some("db-backup")
-        );
+        assert_eq!(cronjob_from_job_name("db-backup-1700000000"), Some("db-backup"));
         assert_eq!(cronjob_from_job_name("migrate-42"), None);
         assert_eq!(cronjob_from_job_name("migrate-12345678901"), None);
         assert_eq!(cronjob_from_job_name("migrate-2903472x"), None);
@@ -364,15 +323,9 @@ mod tests {
         assert_eq!(cronjob_from_job_name("29034720"), None);
 
         let o = [owner("Job", "backup-29034720", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &BTreeMap::new(), None),
-            wl("CronJob", "backup")
-        );
+        assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), wl("CronJob", "backup"));
         let o = [owner("Job", "migrate-42", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &BTreeMap::new(), None),
-            wl("Job", "migrate-42")
-        );
+        assert_eq!(resolve_workload("ns", &o, &BTreeMap::new(), None), wl("Job", "migrate-42"));
     }
 
     #[test]
@@ -384,21 +337,12 @@ mod tests {
         });
         let e = BTreeMap::new();
         let o = [owner("Job", "backup-29034720", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &e, Some(&lookup)),
-            wl("Job", "backup-29034720")
-        );
+        assert_eq!(resolve_workload("ns", &o, &e, Some(&lookup)), wl("Job", "backup-29034720"));
         let o = [owner("Job", "manual-run", Some(true))];
-        assert_eq!(
-            resolve_workload("ns", &o, &e, Some(&lookup)),
-            wl("CronJob", "nightly")
-        );
+        assert_eq!(resolve_workload("ns", &o, &e, Some(&lookup)), wl("CronJob", "nightly"));
         // Unknown to the hook: heuristic.
         let o = [owner("Job", "report-29034721", Some(true))];
-        assert_eq!(
-            resolve_workload("other", &o, &e, Some(&lookup)),
-            wl("CronJob", "report")
-        );
+        assert_eq!(resolve_workload("other", &o, &e, Some(&lookup)), wl("CronJob", "report"));
     }
 
     #[test]
@@ -409,10 +353,7 @@ mod tests {
             (format!("docker://{hex}"), Some("docker")),
             (format!("cri-o://{hex}"), Some("cri-o")),
             (hex.to_owned(), None),
-            (
-                format!(" containerd://{} ", hex.to_uppercase()),
-                Some("containerd"),
-            ),
+            (format!(" containerd://{} ", hex.to_uppercase()), Some("containerd")),
         ] {
             let (id, rt) = split_container_id(&raw);
             assert_eq!(id, hex, "{raw}");

@@ -27,13 +27,12 @@ mod tests;
 use std::path::PathBuf;
 
 pub use env::{
-    ConfigSource, SERVICE_ACCOUNT_TOKEN, client_from_env, detect_source, node_name_from,
-    node_name_from_env,
+    ConfigSource, SERVICE_ACCOUNT_TOKEN, client_from_env, detect_source, node_name_from, node_name_from_env,
 };
 pub use index::{DEFAULT_GRACE, MIN_CONTAINER_ID_PREFIX, PodIndex, WatcherStats};
 pub use meta::{
-    ContainerInfo, JobOwner, OwnerLookup, PodMeta, Workload, cronjob_from_job_name,
-    resolve_workload, split_container_id, strip_runtime_prefix,
+    ContainerInfo, JobOwner, OwnerLookup, PodMeta, Workload, cronjob_from_job_name, resolve_workload,
+    split_container_id, strip_runtime_prefix,
 };
 pub use watcher::{PodWatcher, WatcherConfig, node_field_selector};
 

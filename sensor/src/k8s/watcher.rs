@@ -48,14 +48,7 @@ impl PodWatcher {
     /// Must be called within a Tokio runtime.
     #[must_use]
     pub fn start(client: Client, node_name: String, grace: Duration) -> PodIndex {
-        let (index, _task) = Self::spawn(
-            client,
-            WatcherConfig {
-                node_name,
-                grace,
-                owner_lookup: None,
-            },
-        );
+        let (index, _task) = Self::spawn(client, WatcherConfig { node_name, grace, owner_lookup: None });
         index
     }
 
@@ -105,24 +98,14 @@ async fn run(client: Client, config: WatcherConfig, index: PodIndex) {
     // the API server's watch cache instead of etcd (kube drops rv=0 when a
     // limit is set). With one agent per node re-listing at once, quorum
     // lists from etcd are what hurts; one node's pods fit in one page.
-    let mut wc = watcher::Config::default()
-        .fields(&node_field_selector(&config.node_name))
-        .any_semantic();
+    let mut wc = watcher::Config::default().fields(&node_field_selector(&config.node_name)).any_semantic();
     wc.page_size = None;
     let stats = std::sync::Arc::clone(index.stats());
-    let mut applier = Applier {
-        index: &index,
-        lookup: config.owner_lookup.as_ref(),
-        listing: None,
-    };
+    let mut applier = Applier { index: &index, lookup: config.owner_lookup.as_ref(), listing: None };
     let mut sweep = tokio::time::interval(sweep_interval(config.grace));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    log::info!(
-        "k8s: watching pods of node {:?} (deleted pods kept {:?})",
-        config.node_name,
-        config.grace
-    );
+    log::info!("k8s: watching pods of node {:?} (deleted pods kept {:?})", config.node_name, config.grace);
     // `watcher` retries forever on its own; the outer loop only guards against
     // the stream ever ending.
     loop {

@@ -22,11 +22,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self {
-            positive_ttl: Duration::from_mins(5),
-            negative_ttl: Duration::from_secs(5),
-            capacity: 8192,
-        }
+        Self { positive_ttl: Duration::from_mins(5), negative_ttl: Duration::from_secs(5), capacity: 8192 }
     }
 }
 
@@ -48,10 +44,7 @@ pub(crate) struct MetaCache {
 
 impl MetaCache {
     pub(crate) fn new(config: CacheConfig) -> Self {
-        Self {
-            config,
-            slots: Mutex::new(HashMap::new()),
-        }
+        Self { config, slots: Mutex::new(HashMap::new()) }
     }
 
     fn expired(&self, slot: &Slot, now: Instant) -> bool {
@@ -101,17 +94,11 @@ impl MetaCache {
 
     /// Drops one id (e.g. on container exit).
     pub(crate) fn invalidate(&self, id: &str) {
-        self.slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }

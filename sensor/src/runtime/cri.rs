@@ -13,12 +13,11 @@ use tonic::transport::{Channel, Endpoint};
 use super::cri_v1::image_service_client::ImageServiceClient;
 use super::cri_v1::runtime_service_client::RuntimeServiceClient;
 use super::cri_v1::{
-    ContainerStatusRequest, ImageSpec, ImageStatusRequest, MountPropagation,
-    PodSandboxStatusRequest, VersionRequest,
+    ContainerStatusRequest, ImageSpec, ImageStatusRequest, MountPropagation, PodSandboxStatusRequest, VersionRequest,
 };
 use super::{
-    CONTAINERD, CRIO, ContainerMeta, DEFAULT_TIMEOUT, LABEL_CONTAINER_NAME, Mount, OTHER_CRI,
-    PodRef, RuntimeError, digest_of, validate_id,
+    CONTAINERD, CRIO, ContainerMeta, DEFAULT_TIMEOUT, LABEL_CONTAINER_NAME, Mount, OTHER_CRI, PodRef, RuntimeError,
+    digest_of, validate_id,
 };
 
 /// Annotations that hold the image name as the user wrote it.
@@ -51,10 +50,7 @@ impl CriClient {
     ///
     /// # Errors
     /// See [`CriClient::connect`].
-    pub async fn connect_with_timeout(
-        path: impl AsRef<Path>,
-        timeout: Duration,
-    ) -> Result<Self, RuntimeError> {
+    pub async fn connect_with_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Self, RuntimeError> {
         let path = path.as_ref().to_owned();
         let connect_err = |e: Box<dyn std::error::Error + Send + Sync>| RuntimeError::Connect {
             runtime: "cri",
@@ -64,38 +60,20 @@ impl CriClient {
         let sock = path.clone();
         // The URI is ignored by the connector; tonic needs a syntactically valid one.
         let endpoint = Endpoint::from_static("http://localhost").timeout(timeout);
-        let channel =
-            tokio::time::timeout(
-                timeout,
-                endpoint.connect_with_connector(tower::service_fn(move |_: hyper::Uri| {
-                    let sock = sock.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(sock).await?))
-                    }
-                })),
-            )
-            .await
-            .map_err(|_| RuntimeError::Timeout {
-                runtime: "cri",
-                op: "connect",
-                timeout,
-            })?
-            .map_err(|e| connect_err(Box::new(e)))?;
-
-        let mut client = Self {
-            channel,
-            path,
-            runtime: OTHER_CRI,
-            runtime_version: String::new(),
+        let channel = tokio::time::timeout(
             timeout,
-        };
+            endpoint.connect_with_connector(tower::service_fn(move |_: hyper::Uri| {
+                let sock = sock.clone();
+                async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(sock).await?)) }
+            })),
+        )
+        .await
+        .map_err(|_| RuntimeError::Timeout { runtime: "cri", op: "connect", timeout })?
+        .map_err(|e| connect_err(Box::new(e)))?;
+
+        let mut client = Self { channel, path, runtime: OTHER_CRI, runtime_version: String::new(), timeout };
         let version = client
-            .call("Version", |mut c| async move {
-                c.version(VersionRequest {
-                    version: "v1".into(),
-                })
-                .await
-            })
+            .call("Version", |mut c| async move { c.version(VersionRequest { version: "v1".into() }).await })
             .await?;
         client.runtime = match version.runtime_name.as_str() {
             "containerd" => CONTAINERD,
@@ -150,16 +128,8 @@ impl CriClient {
         fut: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, RuntimeError> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(RuntimeError::Timeout {
-                runtime: self.runtime,
-                op,
-                timeout: self.timeout,
-            }),
-            Ok(Err(status)) => Err(RuntimeError::Rpc {
-                runtime: self.runtime,
-                op,
-                source: Box::new(status),
-            }),
+            Err(_) => Err(RuntimeError::Timeout { runtime: self.runtime, op, timeout: self.timeout }),
+            Ok(Err(status)) => Err(RuntimeError::Rpc { runtime: self.runtime, op, source: Box::new(status) }),
             Ok(Ok(resp)) => Ok(resp.into_inner()),
         }
     }
@@ -172,25 +142,14 @@ impl CriClient {
         validate_id(id)?;
         let resp = self
             .call("ContainerStatus", |mut c| async move {
-                c.container_status(ContainerStatusRequest {
-                    container_id: id.to_owned(),
-                    verbose: true,
-                })
-                .await
+                c.container_status(ContainerStatusRequest { container_id: id.to_owned(), verbose: true }).await
             })
             .await
             .map_err(|e| self.not_found(e, id))?;
         let Some(status) = resp.status else {
-            return Err(RuntimeError::NotFound {
-                runtime: self.runtime,
-                id: id.to_owned(),
-            });
+            return Err(RuntimeError::NotFound { runtime: self.runtime, id: id.to_owned() });
         };
-        let info = resp
-            .info
-            .get("info")
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
-            .unwrap_or(Value::Null);
+        let info = resp.info.get("info").and_then(|s| serde_json::from_str::<Value>(s).ok()).unwrap_or(Value::Null);
         let mut meta = meta_from_status(self.runtime, id, status, &info);
 
         if meta.image_id.is_none() || meta.image_digest.is_none() {
@@ -207,13 +166,9 @@ impl CriClient {
     fn not_found(&self, e: RuntimeError, id: &str) -> RuntimeError {
         match &e {
             RuntimeError::Rpc { source, .. }
-                if source.code() == tonic::Code::NotFound
-                    || source.message().contains("not found") =>
+                if source.code() == tonic::Code::NotFound || source.message().contains("not found") =>
             {
-                RuntimeError::NotFound {
-                    runtime: self.runtime,
-                    id: id.to_owned(),
-                }
+                RuntimeError::NotFound { runtime: self.runtime, id: id.to_owned() }
             }
             _ => e,
         }
@@ -224,13 +179,7 @@ impl CriClient {
         let Some(image) = meta.image_id.clone().or_else(|| meta.image.clone()) else {
             return;
         };
-        let req = ImageStatusRequest {
-            image: Some(ImageSpec {
-                image,
-                ..ImageSpec::default()
-            }),
-            verbose: false,
-        };
+        let req = ImageStatusRequest { image: Some(ImageSpec { image, ..ImageSpec::default() }), verbose: false };
         let fut = async move { self.image_service().image_status(req).await };
         if let Ok(resp) = self.finish("ImageStatus", fut).await
             && let Some(img) = resp.image
@@ -248,22 +197,15 @@ impl CriClient {
     async fn sandbox_pod(&self, sandbox: &str) -> Option<PodRef> {
         let resp = self
             .call("PodSandboxStatus", |mut c| async move {
-                c.pod_sandbox_status(PodSandboxStatusRequest {
-                    pod_sandbox_id: sandbox.to_owned(),
-                    verbose: false,
-                })
-                .await
+                c.pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: sandbox.to_owned(), verbose: false })
+                    .await
             })
             .await
             .ok()?;
         let status = resp.status?;
         PodRef::from_labels(&status.labels).or_else(|| {
             let m = status.metadata?;
-            (!m.name.is_empty()).then_some(PodRef {
-                name: m.name,
-                namespace: m.namespace,
-                uid: m.uid,
-            })
+            (!m.name.is_empty()).then_some(PodRef { name: m.name, namespace: m.namespace, uid: m.uid })
         })
     }
 }
@@ -306,10 +248,7 @@ pub(crate) fn meta_from_status(
 
     // Image as the user wrote it: CRI user_specified_image, the runtime's image-name
     // annotation, then the status image / config image when they are names and not ids.
-    let config_image = info
-        .pointer("/config/image/image")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let config_image = info.pointer("/config/image/image").and_then(Value::as_str).unwrap_or_default();
     let image = non_empty(spec_image.user_specified_image.clone())
         .or_else(|| IMAGE_NAME_ANNOTATIONS.iter().find_map(|k| annotation(k)))
         .or_else(|| {
@@ -318,38 +257,24 @@ pub(crate) fn meta_from_status(
                 .find(|s| !s.is_empty() && !is_id(s))
                 .map(str::to_owned)
         });
-    let image_id = [
-        spec_image.image.as_str(),
-        status.image_ref.as_str(),
-        config_image,
-    ]
-    .into_iter()
-    .find(|s| s.starts_with("sha256:") && !s.contains('@'))
-    .map(str::to_owned);
+    let image_id = [spec_image.image.as_str(), status.image_ref.as_str(), config_image]
+        .into_iter()
+        .find(|s| s.starts_with("sha256:") && !s.contains('@'))
+        .map(str::to_owned);
     let image_digest = [status.image_ref.as_str(), spec_image.image.as_str()]
         .into_iter()
         .find(|s| s.contains("@sha256:"))
         .and_then(digest_of)
-        .or_else(|| {
-            image
-                .as_deref()
-                .and_then(|i| i.contains('@').then(|| digest_of(i)).flatten())
-        });
+        .or_else(|| image.as_deref().and_then(|i| i.contains('@').then(|| digest_of(i)).flatten()));
 
     // CRI-O (and newer containerd) report `privileged`; containerd 1.6 only has the CRI config,
     // whose `privileged` is omitted when false.
     let privileged = info.get("privileged").and_then(Value::as_bool).or_else(|| {
-        info.get("config").filter(|c| c.is_object()).map(|c| {
-            c.pointer("/linux/security_context/privileged")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        })
+        info.get("config")
+            .filter(|c| c.is_object())
+            .map(|c| c.pointer("/linux/security_context/privileged").and_then(Value::as_bool).unwrap_or(false))
     });
-    let pid = info
-        .get("pid")
-        .and_then(Value::as_u64)
-        .and_then(|p| u32::try_from(p).ok())
-        .filter(|p| *p > 0);
+    let pid = info.get("pid").and_then(Value::as_u64).and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
 
     let labels: BTreeMap<String, String> = status.labels.clone().into_iter().collect();
     let pod = PodRef::from_btree(&labels).or_else(|| {

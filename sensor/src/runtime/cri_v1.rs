@@ -307,8 +307,7 @@ pub struct LinuxPodSandboxConfig {
     pub security_context: ::core::option::Option<LinuxSandboxSecurityContext>,
     /// Sysctls holds linux sysctls config for the sandbox.
     #[prost(map = "string, string", tag = "3")]
-    pub sysctls:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub sysctls: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Optional overhead represents the overheads associated with this sandbox
     #[prost(message, optional, tag = "4")]
     pub overhead: ::core::option::Option<LinuxContainerResources>,
@@ -371,8 +370,7 @@ pub struct PodSandboxConfig {
     pub port_mappings: ::prost::alloc::vec::Vec<PortMapping>,
     /// Key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "6")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map that may be set by the kubelet to store and
     /// retrieve arbitrary metadata. This will include any annotations set on a
     /// pod through the Kubernetes API.
@@ -390,8 +388,7 @@ pub struct PodSandboxConfig {
     /// and the CRI). Whenever possible, however, runtime authors SHOULD
     /// consider proposing new typed fields for any new features instead.
     #[prost(map = "string, string", tag = "7")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Optional configurations specific to Linux hosts.
     #[prost(message, optional, tag = "8")]
     pub linux: ::core::option::Option<LinuxPodSandboxConfig>,
@@ -510,15 +507,13 @@ pub struct PodSandboxStatus {
     pub linux: ::core::option::Option<LinuxPodSandboxStatus>,
     /// Labels are key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "7")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding PodSandboxConfig used to
     /// instantiate the pod sandbox this status represents.
     #[prost(map = "string, string", tag = "8")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// runtime configuration used for this PodSandbox.
     #[prost(string, tag = "9")]
     pub runtime_handler: ::prost::alloc::string::String,
@@ -534,8 +529,7 @@ pub struct PodSandboxStatusResponse {
     /// debug, e.g. network namespace for linux container based container runtime.
     /// It should only be returned non-empty when Verbose is true.
     #[prost(map = "string, string", tag = "2")]
-    pub info:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub info: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Container statuses
     #[prost(message, repeated, tag = "3")]
     pub containers_statuses: ::prost::alloc::vec::Vec<ContainerStatus>,
@@ -566,8 +560,7 @@ pub struct PodSandboxFilter {
     /// Only api.MatchLabels is supported for now and the requirements
     /// are ANDed. MatchExpressions is not supported yet.
     #[prost(map = "string, string", tag = "3")]
-    pub label_selector:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub label_selector: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -594,15 +587,13 @@ pub struct PodSandbox {
     pub created_at: i64,
     /// Labels of the PodSandbox.
     #[prost(map = "string, string", tag = "5")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding PodSandboxConfig used to
     /// instantiate this PodSandbox.
     #[prost(map = "string, string", tag = "6")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// runtime configuration used for this PodSandbox.
     #[prost(string, tag = "7")]
     pub runtime_handler: ::prost::alloc::string::String,
@@ -639,8 +630,7 @@ pub struct PodSandboxStatsFilter {
     /// Only api.MatchLabels is supported for now and the requirements
     /// are ANDed. MatchExpressions is not supported yet.
     #[prost(map = "string, string", tag = "2")]
-    pub label_selector:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub label_selector: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -668,15 +658,13 @@ pub struct PodSandboxAttributes {
     pub metadata: ::core::option::Option<PodSandboxMetadata>,
     /// Key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "3")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding PodSandboxStatus used to
     /// instantiate the PodSandbox this status represents.
     #[prost(map = "string, string", tag = "4")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 /// PodSandboxStats provides the resource usage statistics for a pod.
 /// The linux or windows field will be populated depending on the platform.
@@ -834,8 +822,7 @@ pub struct ImageSpec {
     /// ImageSpec Annotations can be used to help the runtime target specific
     /// images in multi-arch images.
     #[prost(map = "string, string", tag = "2")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// The container image reference specified by the user (e.g. image\[:tag\] or digest).
     /// Only set if available within the RPC context.
     #[prost(string, tag = "18")]
@@ -887,8 +874,7 @@ pub struct LinuxContainerResources {
     /// Each key/value in the map refers to the cgroup v2.
     /// e.g. "memory.max": "6937202688" or "io.weight": "default 100".
     #[prost(map = "string, string", tag = "9")]
-    pub unified:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub unified: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Memory swap limit in bytes. Default 0 (not specified).
     #[prost(int64, tag = "10")]
     pub memory_swap_limit_in_bytes: i64,
@@ -1255,8 +1241,7 @@ pub struct ContainerConfig {
     /// prefix ::= DNS_SUBDOMAIN
     /// name ::= DNS_LABEL
     #[prost(map = "string, string", tag = "9")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map that may be used by the kubelet to store and
     /// retrieve arbitrary metadata.
     ///
@@ -1268,8 +1253,7 @@ pub struct ContainerConfig {
     /// kubelet and the container runtime, annotations SHOULD NOT influence
     /// runtime behaviour.
     #[prost(map = "string, string", tag = "10")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Path relative to PodSandboxConfig.LogDirectory for container to store
     /// the log (STDOUT and STDERR) on the host.
     /// E.g.,
@@ -1378,8 +1362,7 @@ pub struct ContainerFilter {
     /// Only api.MatchLabels is supported for now and the requirements
     /// are ANDed. MatchExpressions is not supported yet.
     #[prost(map = "string, string", tag = "4")]
-    pub label_selector:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub label_selector: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -1416,15 +1399,13 @@ pub struct Container {
     pub created_at: i64,
     /// Key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "8")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding ContainerConfig used to
     /// instantiate this Container.
     #[prost(map = "string, string", tag = "9")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Reference to the unique identifier of the image, on the node, as
     /// returned in the image service apis.
     ///
@@ -1495,15 +1476,13 @@ pub struct ContainerStatus {
     pub message: ::prost::alloc::string::String,
     /// Key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "12")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding ContainerConfig used to
     /// instantiate the Container this status represents.
     #[prost(map = "string, string", tag = "13")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Mounts for the container.
     #[prost(message, repeated, tag = "14")]
     pub mounts: ::prost::alloc::vec::Vec<Mount>,
@@ -1537,8 +1516,7 @@ pub struct ContainerStatusResponse {
     /// debug, e.g. pid for linux container based container runtime.
     /// It should only be returned non-empty when Verbose is true.
     #[prost(map = "string, string", tag = "2")]
-    pub info:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub info: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 /// ContainerResources holds resource limits configuration for a container.
 #[allow(clippy::all)]
@@ -1575,8 +1553,7 @@ pub struct UpdateContainerResourcesRequest {
     /// container resources updating. This can be used for specifying experimental
     /// resources to update or other options to use when updating the container.
     #[prost(map = "string, string", tag = "4")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1776,8 +1753,7 @@ pub struct ImageStatusResponse {
     /// for debug, e.g. image config for oci image based container runtime.
     /// It should only be returned non-empty when Verbose is true.
     #[prost(map = "string, string", tag = "2")]
-    pub info:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub info: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 /// AuthConfig contains authorization information for connecting to a registry.
 #[allow(clippy::all)]
@@ -1947,8 +1923,7 @@ pub struct StatusResponse {
     /// debug, e.g. plugins used by the container runtime.
     /// It should only be returned non-empty when Verbose is true.
     #[prost(map = "string, string", tag = "2")]
-    pub info:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub info: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Runtime handlers.
     #[prost(message, repeated, tag = "3")]
     pub runtime_handlers: ::prost::alloc::vec::Vec<RuntimeHandler>,
@@ -2062,8 +2037,7 @@ pub struct ContainerStatsFilter {
     /// Only api.MatchLabels is supported for now and the requirements
     /// are ANDed. MatchExpressions is not supported yet.
     #[prost(map = "string, string", tag = "3")]
-    pub label_selector:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub label_selector: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -2084,15 +2058,13 @@ pub struct ContainerAttributes {
     pub metadata: ::core::option::Option<ContainerMetadata>,
     /// Key-value pairs that may be used to scope and select individual resources.
     #[prost(map = "string, string", tag = "3")]
-    pub labels:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub labels: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
     /// Unstructured key-value map holding arbitrary metadata.
     /// Annotations MUST NOT be altered by the runtime; the value of this field
     /// MUST be identical to that of the corresponding ContainerConfig used to
     /// instantiate the Container this status represents.
     #[prost(map = "string, string", tag = "4")]
-    pub annotations:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
+    pub annotations: ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::string::String>,
 }
 /// ContainerStats provides the resource usage statistics for a container.
 #[allow(clippy::all)]
@@ -2672,13 +2644,7 @@ impl CgroupDriver {
 }
 /// Generated client implementations.
 pub mod runtime_service_client {
-    #![allow(
-        unused_variables,
-        dead_code,
-        missing_docs,
-        clippy::wildcard_imports,
-        clippy::let_unit_value
-    )]
+    #![allow(unused_variables, dead_code, missing_docs, clippy::wildcard_imports, clippy::let_unit_value)]
     use tonic::codegen::http::Uri;
     use tonic::codegen::*;
     /// Runtime service defines the public APIs for remote container runtimes
@@ -2701,18 +2667,13 @@ pub mod runtime_service_client {
             let inner = tonic::client::Grpc::with_origin(inner, origin);
             Self { inner }
         }
-        pub fn with_interceptor<F>(
-            inner: T,
-            interceptor: F,
-        ) -> RuntimeServiceClient<InterceptedService<T, F>>
+        pub fn with_interceptor<F>(inner: T, interceptor: F) -> RuntimeServiceClient<InterceptedService<T, F>>
         where
             F: tonic::service::Interceptor,
             T::ResponseBody: Default,
             T: tonic::codegen::Service<
                     http::Request<tonic::body::Body>,
-                    Response = http::Response<
-                        <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
-                    >,
+                    Response = http::Response<<T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody>,
                 >,
             <T as tonic::codegen::Service<http::Request<tonic::body::Body>>>::Error:
                 Into<StdError> + std::marker::Send + std::marker::Sync,
@@ -2755,14 +2716,14 @@ pub mod runtime_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::VersionRequest>,
         ) -> std::result::Result<tonic::Response<super::VersionResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/Version");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "Version"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "Version"));
             self.inner.unary(req, path, codec).await
         }
         /// RunPodSandbox creates and starts a pod-level sandbox. Runtimes must ensure
@@ -2770,19 +2731,15 @@ pub mod runtime_service_client {
         pub async fn run_pod_sandbox(
             &mut self,
             request: impl tonic::IntoRequest<super::RunPodSandboxRequest>,
-        ) -> std::result::Result<tonic::Response<super::RunPodSandboxResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::RunPodSandboxResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RunPodSandbox");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RunPodSandbox");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "RunPodSandbox",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "RunPodSandbox"));
             self.inner.unary(req, path, codec).await
         }
         /// StopPodSandbox stops any running process that is part of the sandbox and
@@ -2797,19 +2754,15 @@ pub mod runtime_service_client {
         pub async fn stop_pod_sandbox(
             &mut self,
             request: impl tonic::IntoRequest<super::StopPodSandboxRequest>,
-        ) -> std::result::Result<tonic::Response<super::StopPodSandboxResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::StopPodSandboxResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StopPodSandbox");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StopPodSandbox");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "StopPodSandbox",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "StopPodSandbox"));
             self.inner.unary(req, path, codec).await
         }
         /// RemovePodSandbox removes the sandbox. If there are any running containers
@@ -2819,19 +2772,15 @@ pub mod runtime_service_client {
         pub async fn remove_pod_sandbox(
             &mut self,
             request: impl tonic::IntoRequest<super::RemovePodSandboxRequest>,
-        ) -> std::result::Result<tonic::Response<super::RemovePodSandboxResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::RemovePodSandboxResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RemovePodSandbox");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RemovePodSandbox");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "RemovePodSandbox",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "RemovePodSandbox"));
             self.inner.unary(req, path, codec).await
         }
         /// PodSandboxStatus returns the status of the PodSandbox. If the PodSandbox is not
@@ -2839,76 +2788,60 @@ pub mod runtime_service_client {
         pub async fn pod_sandbox_status(
             &mut self,
             request: impl tonic::IntoRequest<super::PodSandboxStatusRequest>,
-        ) -> std::result::Result<tonic::Response<super::PodSandboxStatusResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::PodSandboxStatusResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PodSandboxStatus");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PodSandboxStatus");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "PodSandboxStatus",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "PodSandboxStatus"));
             self.inner.unary(req, path, codec).await
         }
         /// ListPodSandbox returns a list of PodSandboxes.
         pub async fn list_pod_sandbox(
             &mut self,
             request: impl tonic::IntoRequest<super::ListPodSandboxRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListPodSandboxResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListPodSandboxResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListPodSandbox");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListPodSandbox");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListPodSandbox",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListPodSandbox"));
             self.inner.unary(req, path, codec).await
         }
         /// CreateContainer creates a new container in specified PodSandbox
         pub async fn create_container(
             &mut self,
             request: impl tonic::IntoRequest<super::CreateContainerRequest>,
-        ) -> std::result::Result<tonic::Response<super::CreateContainerResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::CreateContainerResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/CreateContainer");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/CreateContainer");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "CreateContainer",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "CreateContainer"));
             self.inner.unary(req, path, codec).await
         }
         /// StartContainer starts the container.
         pub async fn start_container(
             &mut self,
             request: impl tonic::IntoRequest<super::StartContainerRequest>,
-        ) -> std::result::Result<tonic::Response<super::StartContainerResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::StartContainerResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StartContainer");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StartContainer");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "StartContainer",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "StartContainer"));
             self.inner.unary(req, path, codec).await
         }
         /// StopContainer stops a running container with a grace period (i.e., timeout).
@@ -2919,19 +2852,15 @@ pub mod runtime_service_client {
         pub async fn stop_container(
             &mut self,
             request: impl tonic::IntoRequest<super::StopContainerRequest>,
-        ) -> std::result::Result<tonic::Response<super::StopContainerResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::StopContainerResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StopContainer");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/StopContainer");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "StopContainer",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "StopContainer"));
             self.inner.unary(req, path, codec).await
         }
         /// RemoveContainer removes the container. If the container is running, the
@@ -2941,38 +2870,30 @@ pub mod runtime_service_client {
         pub async fn remove_container(
             &mut self,
             request: impl tonic::IntoRequest<super::RemoveContainerRequest>,
-        ) -> std::result::Result<tonic::Response<super::RemoveContainerResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::RemoveContainerResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RemoveContainer");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RemoveContainer");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "RemoveContainer",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "RemoveContainer"));
             self.inner.unary(req, path, codec).await
         }
         /// ListContainers lists all containers by filters.
         pub async fn list_containers(
             &mut self,
             request: impl tonic::IntoRequest<super::ListContainersRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListContainersResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListContainersResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListContainers");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListContainers");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListContainers",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListContainers"));
             self.inner.unary(req, path, codec).await
         }
         /// ContainerStatus returns status of the container. If the container is not
@@ -2980,19 +2901,15 @@ pub mod runtime_service_client {
         pub async fn container_status(
             &mut self,
             request: impl tonic::IntoRequest<super::ContainerStatusRequest>,
-        ) -> std::result::Result<tonic::Response<super::ContainerStatusResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ContainerStatusResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ContainerStatus");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ContainerStatus");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ContainerStatus",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ContainerStatus"));
             self.inner.unary(req, path, codec).await
         }
         /// UpdateContainerResources updates ContainerConfig of the container synchronously.
@@ -3000,22 +2917,15 @@ pub mod runtime_service_client {
         pub async fn update_container_resources(
             &mut self,
             request: impl tonic::IntoRequest<super::UpdateContainerResourcesRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::UpdateContainerResourcesResponse>,
-            tonic::Status,
-        > {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::UpdateContainerResourcesResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/UpdateContainerResources",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/UpdateContainerResources");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "UpdateContainerResources",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "UpdateContainerResources"));
             self.inner.unary(req, path, codec).await
         }
         /// ReopenContainerLog asks runtime to reopen the stdout/stderr log file
@@ -3026,20 +2936,15 @@ pub mod runtime_service_client {
         pub async fn reopen_container_log(
             &mut self,
             request: impl tonic::IntoRequest<super::ReopenContainerLogRequest>,
-        ) -> std::result::Result<tonic::Response<super::ReopenContainerLogResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ReopenContainerLogResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/ReopenContainerLog",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ReopenContainerLog");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ReopenContainerLog",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ReopenContainerLog"));
             self.inner.unary(req, path, codec).await
         }
         /// ExecSync runs a command in a container synchronously.
@@ -3047,14 +2952,14 @@ pub mod runtime_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::ExecSyncRequest>,
         ) -> std::result::Result<tonic::Response<super::ExecSyncResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ExecSync");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "ExecSync"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ExecSync"));
             self.inner.unary(req, path, codec).await
         }
         /// Exec prepares a streaming endpoint to execute a command in the container.
@@ -3062,14 +2967,14 @@ pub mod runtime_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::ExecRequest>,
         ) -> std::result::Result<tonic::Response<super::ExecResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/Exec");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "Exec"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "Exec"));
             self.inner.unary(req, path, codec).await
         }
         /// Attach prepares a streaming endpoint to attach to a running container.
@@ -3077,31 +2982,29 @@ pub mod runtime_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::AttachRequest>,
         ) -> std::result::Result<tonic::Response<super::AttachResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/Attach");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "Attach"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "Attach"));
             self.inner.unary(req, path, codec).await
         }
         /// PortForward prepares a streaming endpoint to forward ports from a PodSandbox.
         pub async fn port_forward(
             &mut self,
             request: impl tonic::IntoRequest<super::PortForwardRequest>,
-        ) -> std::result::Result<tonic::Response<super::PortForwardResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::PortForwardResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PortForward");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PortForward");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "PortForward"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "PortForward"));
             self.inner.unary(req, path, codec).await
         }
         /// ContainerStats returns stats of the container. If the container does not
@@ -3109,39 +3012,30 @@ pub mod runtime_service_client {
         pub async fn container_stats(
             &mut self,
             request: impl tonic::IntoRequest<super::ContainerStatsRequest>,
-        ) -> std::result::Result<tonic::Response<super::ContainerStatsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ContainerStatsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ContainerStats");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ContainerStats");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ContainerStats",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ContainerStats"));
             self.inner.unary(req, path, codec).await
         }
         /// ListContainerStats returns stats of all running containers.
         pub async fn list_container_stats(
             &mut self,
             request: impl tonic::IntoRequest<super::ListContainerStatsRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListContainerStatsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListContainerStatsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/ListContainerStats",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListContainerStats");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListContainerStats",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListContainerStats"));
             self.inner.unary(req, path, codec).await
         }
         /// PodSandboxStats returns stats of the pod sandbox. If the pod sandbox does not
@@ -3149,59 +3043,45 @@ pub mod runtime_service_client {
         pub async fn pod_sandbox_stats(
             &mut self,
             request: impl tonic::IntoRequest<super::PodSandboxStatsRequest>,
-        ) -> std::result::Result<tonic::Response<super::PodSandboxStatsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::PodSandboxStatsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PodSandboxStats");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/PodSandboxStats");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "PodSandboxStats",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "PodSandboxStats"));
             self.inner.unary(req, path, codec).await
         }
         /// ListPodSandboxStats returns stats of the pod sandboxes matching a filter.
         pub async fn list_pod_sandbox_stats(
             &mut self,
             request: impl tonic::IntoRequest<super::ListPodSandboxStatsRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListPodSandboxStatsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListPodSandboxStatsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/ListPodSandboxStats",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListPodSandboxStats");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListPodSandboxStats",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListPodSandboxStats"));
             self.inner.unary(req, path, codec).await
         }
         /// UpdateRuntimeConfig updates the runtime configuration based on the given request.
         pub async fn update_runtime_config(
             &mut self,
             request: impl tonic::IntoRequest<super::UpdateRuntimeConfigRequest>,
-        ) -> std::result::Result<tonic::Response<super::UpdateRuntimeConfigResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::UpdateRuntimeConfigResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/UpdateRuntimeConfig",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/UpdateRuntimeConfig");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "UpdateRuntimeConfig",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "UpdateRuntimeConfig"));
             self.inner.unary(req, path, codec).await
         }
         /// Status returns the status of the runtime.
@@ -3209,56 +3089,45 @@ pub mod runtime_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::StatusRequest>,
         ) -> std::result::Result<tonic::Response<super::StatusResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/Status");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.RuntimeService", "Status"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "Status"));
             self.inner.unary(req, path, codec).await
         }
         /// CheckpointContainer checkpoints a container
         pub async fn checkpoint_container(
             &mut self,
             request: impl tonic::IntoRequest<super::CheckpointContainerRequest>,
-        ) -> std::result::Result<tonic::Response<super::CheckpointContainerResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::CheckpointContainerResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/CheckpointContainer",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/CheckpointContainer");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "CheckpointContainer",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "CheckpointContainer"));
             self.inner.unary(req, path, codec).await
         }
         /// GetContainerEvents gets container events from the CRI runtime
         pub async fn get_container_events(
             &mut self,
             request: impl tonic::IntoRequest<super::GetEventsRequest>,
-        ) -> std::result::Result<
-            tonic::Response<tonic::codec::Streaming<super::ContainerEventResponse>>,
-            tonic::Status,
-        > {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<tonic::codec::Streaming<super::ContainerEventResponse>>, tonic::Status>
+        {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/GetContainerEvents",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/GetContainerEvents");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "GetContainerEvents",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "GetContainerEvents"));
             self.inner.server_streaming(req, path, codec).await
         }
         /// ListMetricDescriptors gets the descriptors for the metrics that will be returned in ListPodSandboxMetrics.
@@ -3269,40 +3138,30 @@ pub mod runtime_service_client {
         pub async fn list_metric_descriptors(
             &mut self,
             request: impl tonic::IntoRequest<super::ListMetricDescriptorsRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListMetricDescriptorsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListMetricDescriptorsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/ListMetricDescriptors",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListMetricDescriptors");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListMetricDescriptors",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListMetricDescriptors"));
             self.inner.unary(req, path, codec).await
         }
         /// ListPodSandboxMetrics gets pod sandbox metrics from CRI Runtime
         pub async fn list_pod_sandbox_metrics(
             &mut self,
             request: impl tonic::IntoRequest<super::ListPodSandboxMetricsRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListPodSandboxMetricsResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListPodSandboxMetricsResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/runtime.v1.RuntimeService/ListPodSandboxMetrics",
-            );
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/ListPodSandboxMetrics");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "ListPodSandboxMetrics",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "ListPodSandboxMetrics"));
             self.inner.unary(req, path, codec).await
         }
         /// RuntimeConfig returns configuration information of the runtime.
@@ -3316,32 +3175,22 @@ pub mod runtime_service_client {
         pub async fn runtime_config(
             &mut self,
             request: impl tonic::IntoRequest<super::RuntimeConfigRequest>,
-        ) -> std::result::Result<tonic::Response<super::RuntimeConfigResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::RuntimeConfigResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
-            let path =
-                http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RuntimeConfig");
+            let path = http::uri::PathAndQuery::from_static("/runtime.v1.RuntimeService/RuntimeConfig");
             let mut req = request.into_request();
-            req.extensions_mut().insert(GrpcMethod::new(
-                "runtime.v1.RuntimeService",
-                "RuntimeConfig",
-            ));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.RuntimeService", "RuntimeConfig"));
             self.inner.unary(req, path, codec).await
         }
     }
 }
 /// Generated client implementations.
 pub mod image_service_client {
-    #![allow(
-        unused_variables,
-        dead_code,
-        missing_docs,
-        clippy::wildcard_imports,
-        clippy::let_unit_value
-    )]
+    #![allow(unused_variables, dead_code, missing_docs, clippy::wildcard_imports, clippy::let_unit_value)]
     use tonic::codegen::http::Uri;
     use tonic::codegen::*;
     /// ImageService defines the public APIs for managing images.
@@ -3364,18 +3213,13 @@ pub mod image_service_client {
             let inner = tonic::client::Grpc::with_origin(inner, origin);
             Self { inner }
         }
-        pub fn with_interceptor<F>(
-            inner: T,
-            interceptor: F,
-        ) -> ImageServiceClient<InterceptedService<T, F>>
+        pub fn with_interceptor<F>(inner: T, interceptor: F) -> ImageServiceClient<InterceptedService<T, F>>
         where
             F: tonic::service::Interceptor,
             T::ResponseBody: Default,
             T: tonic::codegen::Service<
                     http::Request<tonic::body::Body>,
-                    Response = http::Response<
-                        <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
-                    >,
+                    Response = http::Response<<T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody>,
                 >,
             <T as tonic::codegen::Service<http::Request<tonic::body::Body>>>::Error:
                 Into<StdError> + std::marker::Send + std::marker::Sync,
@@ -3417,16 +3261,15 @@ pub mod image_service_client {
         pub async fn list_images(
             &mut self,
             request: impl tonic::IntoRequest<super::ListImagesRequest>,
-        ) -> std::result::Result<tonic::Response<super::ListImagesResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ListImagesResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.ImageService/ListImages");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.ImageService", "ListImages"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.ImageService", "ListImages"));
             self.inner.unary(req, path, codec).await
         }
         /// ImageStatus returns the status of the image. If the image is not
@@ -3435,16 +3278,15 @@ pub mod image_service_client {
         pub async fn image_status(
             &mut self,
             request: impl tonic::IntoRequest<super::ImageStatusRequest>,
-        ) -> std::result::Result<tonic::Response<super::ImageStatusResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ImageStatusResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.ImageService/ImageStatus");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.ImageService", "ImageStatus"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.ImageService", "ImageStatus"));
             self.inner.unary(req, path, codec).await
         }
         /// PullImage pulls an image with authentication config.
@@ -3452,14 +3294,14 @@ pub mod image_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::PullImageRequest>,
         ) -> std::result::Result<tonic::Response<super::PullImageResponse>, tonic::Status> {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.ImageService/PullImage");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.ImageService", "PullImage"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.ImageService", "PullImage"));
             self.inner.unary(req, path, codec).await
         }
         /// RemoveImage removes the image.
@@ -3468,32 +3310,30 @@ pub mod image_service_client {
         pub async fn remove_image(
             &mut self,
             request: impl tonic::IntoRequest<super::RemoveImageRequest>,
-        ) -> std::result::Result<tonic::Response<super::RemoveImageResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::RemoveImageResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.ImageService/RemoveImage");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.ImageService", "RemoveImage"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.ImageService", "RemoveImage"));
             self.inner.unary(req, path, codec).await
         }
         /// ImageFSInfo returns information of the filesystem that is used to store images.
         pub async fn image_fs_info(
             &mut self,
             request: impl tonic::IntoRequest<super::ImageFsInfoRequest>,
-        ) -> std::result::Result<tonic::Response<super::ImageFsInfoResponse>, tonic::Status>
-        {
-            self.inner.ready().await.map_err(|e| {
-                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
-            })?;
+        ) -> std::result::Result<tonic::Response<super::ImageFsInfoResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {}", e.into())))?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static("/runtime.v1.ImageService/ImageFsInfo");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("runtime.v1.ImageService", "ImageFsInfo"));
+            req.extensions_mut().insert(GrpcMethod::new("runtime.v1.ImageService", "ImageFsInfo"));
             self.inner.unary(req, path, codec).await
         }
     }

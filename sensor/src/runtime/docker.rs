@@ -11,9 +11,7 @@ use serde::Deserialize;
 use tokio::net::UnixStream;
 
 use super::timefmt::parse_rfc3339_ns;
-use super::{
-    ContainerMeta, DEFAULT_TIMEOUT, DOCKER, Mount, PodRef, RuntimeError, digest_of, validate_id,
-};
+use super::{ContainerMeta, DEFAULT_TIMEOUT, DOCKER, Mount, PodRef, RuntimeError, digest_of, validate_id};
 
 /// Largest response body accepted (inspect output of a container with many mounts/labels).
 const MAX_BODY: usize = 4 << 20;
@@ -35,10 +33,7 @@ impl DockerClient {
     /// Same with a per-request timeout.
     #[must_use]
     pub fn with_timeout(path: impl AsRef<Path>, timeout: Duration) -> Self {
-        Self {
-            path: path.as_ref().to_owned(),
-            timeout,
-        }
+        Self { path: path.as_ref().to_owned(), timeout }
     }
 
     /// Socket path.
@@ -53,11 +48,7 @@ impl DockerClient {
     /// Connection, timeout or HTTP status errors.
     pub async fn ping(&self) -> Result<(), RuntimeError> {
         let (status, body) = self.get("ping", "/_ping").await?;
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(status_error("ping", status, &body))
-        }
+        if status == 200 { Ok(()) } else { Err(status_error("ping", status, &body)) }
     }
 
     /// Container inspect (+ image inspect for the repo digest).
@@ -66,25 +57,19 @@ impl DockerClient {
     /// [`RuntimeError::NotFound`] on 404; connection, timeout, status and decode errors.
     pub async fn container(&self, id: &str) -> Result<ContainerMeta, RuntimeError> {
         validate_id(id)?;
-        let (status, body) = self
-            .get("container inspect", &format!("/containers/{id}/json"))
-            .await?;
+        let (status, body) = self.get("container inspect", &format!("/containers/{id}/json")).await?;
         match status {
             200 => {}
             404 => {
-                return Err(RuntimeError::NotFound {
-                    runtime: DOCKER,
-                    id: id.to_owned(),
-                });
+                return Err(RuntimeError::NotFound { runtime: DOCKER, id: id.to_owned() });
             }
             _ => return Err(status_error("container inspect", status, &body)),
         }
-        let inspect: ContainerInspect =
-            serde_json::from_slice(&body).map_err(|e| RuntimeError::Decode {
-                runtime: DOCKER,
-                op: "container inspect",
-                reason: e.to_string(),
-            })?;
+        let inspect: ContainerInspect = serde_json::from_slice(&body).map_err(|e| RuntimeError::Decode {
+            runtime: DOCKER,
+            op: "container inspect",
+            reason: e.to_string(),
+        })?;
         let mut meta = inspect.into_meta();
         if meta.image_digest.is_none()
             && let Some(image_id) = meta.image_id.clone()
@@ -101,47 +86,36 @@ impl DockerClient {
     async fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, RuntimeError> {
         let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
         validate_id(hex)?;
-        let (status, body) = self
-            .get("image inspect", &format!("/images/sha256:{hex}/json"))
-            .await?;
+        let (status, body) = self.get("image inspect", &format!("/images/sha256:{hex}/json")).await?;
         if status != 200 {
             return Err(status_error("image inspect", status, &body));
         }
-        let img: ImageInspect =
-            serde_json::from_slice(&body).map_err(|e| RuntimeError::Decode {
-                runtime: DOCKER,
-                op: "image inspect",
-                reason: e.to_string(),
-            })?;
+        let img: ImageInspect = serde_json::from_slice(&body).map_err(|e| RuntimeError::Decode {
+            runtime: DOCKER,
+            op: "image inspect",
+            reason: e.to_string(),
+        })?;
         Ok(img.repo_digests.unwrap_or_default())
     }
 
     async fn get(&self, op: &'static str, path: &str) -> Result<(u16, Bytes), RuntimeError> {
-        tokio::time::timeout(self.timeout, self.get_inner(op, path))
-            .await
-            .map_err(|_| RuntimeError::Timeout {
-                runtime: DOCKER,
-                op,
-                timeout: self.timeout,
-            })?
+        tokio::time::timeout(self.timeout, self.get_inner(op, path)).await.map_err(|_| RuntimeError::Timeout {
+            runtime: DOCKER,
+            op,
+            timeout: self.timeout,
+        })?
     }
 
     async fn get_inner(&self, op: &'static str, path: &str) -> Result<(u16, Bytes), RuntimeError> {
-        let http_err = |e: Box<dyn std::error::Error + Send + Sync>| RuntimeError::Http {
+        let http_err =
+            |e: Box<dyn std::error::Error + Send + Sync>| RuntimeError::Http { runtime: DOCKER, op, source: e };
+        let stream = UnixStream::connect(&self.path).await.map_err(|e| RuntimeError::Connect {
             runtime: DOCKER,
-            op,
-            source: e,
-        };
-        let stream = UnixStream::connect(&self.path)
-            .await
-            .map_err(|e| RuntimeError::Connect {
-                runtime: DOCKER,
-                path: self.path.clone(),
-                source: Box::new(e),
-            })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| http_err(Box::new(e)))?;
+            path: self.path.clone(),
+            source: Box::new(e),
+        })?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| http_err(Box::new(e)))?;
         // The connection task ends when the response is read and `sender` is dropped.
         let conn_task = tokio::spawn(conn);
         let req = hyper::Request::get(path)
@@ -149,16 +123,9 @@ impl DockerClient {
             .header(hyper::header::ACCEPT, "application/json")
             .body(Empty::<Bytes>::new())
             .map_err(|e| http_err(Box::new(e)))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| http_err(Box::new(e)))?;
+        let resp = sender.send_request(req).await.map_err(|e| http_err(Box::new(e)))?;
         let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(http_err)?
-            .to_bytes();
+        let body = Limited::new(resp.into_body(), MAX_BODY).collect().await.map_err(http_err)?.to_bytes();
         drop(sender);
         conn_task.abort();
         Ok((status, body))
@@ -170,16 +137,9 @@ fn status_error(op: &'static str, status: u16, body: &[u8]) -> RuntimeError {
     struct Msg {
         message: String,
     }
-    let message = serde_json::from_slice::<Msg>(body).map_or_else(
-        |_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-        |m| m.message,
-    );
-    RuntimeError::Status {
-        runtime: DOCKER,
-        op,
-        status,
-        message,
-    }
+    let message = serde_json::from_slice::<Msg>(body)
+        .map_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(), |m| m.message);
+    RuntimeError::Status { runtime: DOCKER, op, status, message }
 }
 
 /// Prefers the repo digest of the repository the container was started from.
@@ -187,12 +147,7 @@ fn pick_repo_digest(digests: &[String], image: Option<&str>) -> Option<String> {
     let repo = image.map(|i| normalize_repo(repository_of(i)));
     digests
         .iter()
-        .find(|d| {
-            repo.as_deref().is_some_and(|r| {
-                d.rsplit_once('@')
-                    .is_some_and(|(dr, _)| normalize_repo(dr) == r)
-            })
-        })
+        .find(|d| repo.as_deref().is_some_and(|r| d.rsplit_once('@').is_some_and(|(dr, _)| normalize_repo(dr) == r)))
         .or_else(|| digests.first())
         .and_then(|d| digest_of(d))
 }
@@ -291,18 +246,13 @@ fn non_empty(s: Option<String>) -> Option<String> {
 
 impl ContainerInspect {
     pub(crate) fn into_meta(self) -> ContainerMeta {
-        let config = self.config.unwrap_or(InspectConfig {
-            image: None,
-            labels: None,
-        });
-        let labels: BTreeMap<String, String> =
-            config.labels.unwrap_or_default().into_iter().collect();
+        let config = self.config.unwrap_or(InspectConfig { image: None, labels: None });
+        let labels: BTreeMap<String, String> = config.labels.unwrap_or_default().into_iter().collect();
         let image = non_empty(config.image);
         let image_id = non_empty(self.image);
-        let image_digest = image.as_deref().and_then(|i| {
-            i.rsplit_once('@')
-                .and_then(|(_, d)| d.starts_with("sha256:").then(|| d.to_owned()))
-        });
+        let image_digest = image
+            .as_deref()
+            .and_then(|i| i.rsplit_once('@').and_then(|(_, d)| d.starts_with("sha256:").then(|| d.to_owned())));
         let mounts = self
             .mounts
             .unwrap_or_default()
@@ -328,14 +278,8 @@ impl ContainerInspect {
             privileged: self.host_config.and_then(|h| h.privileged),
             mounts,
             created_at_ns: self.created.as_deref().and_then(parse_rfc3339_ns),
-            started_at_ns: state
-                .as_ref()
-                .and_then(|s| s.started_at.as_deref())
-                .and_then(parse_rfc3339_ns),
-            pid: state
-                .and_then(|s| s.pid)
-                .and_then(|p| u32::try_from(p).ok())
-                .filter(|p| *p > 0),
+            started_at_ns: state.as_ref().and_then(|s| s.started_at.as_deref()).and_then(parse_rfc3339_ns),
+            pid: state.and_then(|s| s.pid).and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0),
         }
     }
 }

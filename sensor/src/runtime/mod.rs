@@ -6,21 +6,16 @@
 
 mod cache;
 mod cri;
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    missing_docs,
-    rustdoc::all,
-    unreachable_pub,
-    dead_code
-)]
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all, unreachable_pub, dead_code)]
 pub mod cri_v1;
 mod docker;
 mod error;
 mod timefmt;
 
-#[cfg(test)]
-mod test_support;
+/// Private Docker and containerd daemons for tests (unit and kernel
+/// end-to-end); not used by the agent itself.
+#[doc(hidden)]
+pub mod test_support;
 #[cfg(test)]
 mod tests;
 
@@ -146,12 +141,7 @@ impl PodRef {
 /// # Errors
 /// [`RuntimeError::InvalidId`] when it does not.
 pub fn validate_id(id: &str) -> Result<(), RuntimeError> {
-    if !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(())
     } else {
         Err(RuntimeError::InvalidId(id.chars().take(80).collect()))
@@ -189,11 +179,7 @@ pub struct RuntimesConfig {
 
 impl Default for RuntimesConfig {
     fn default() -> Self {
-        Self {
-            sockets: Self::well_known_sockets(),
-            timeout: DEFAULT_TIMEOUT,
-            cache: CacheConfig::default(),
-        }
+        Self { sockets: Self::well_known_sockets(), timeout: DEFAULT_TIMEOUT, cache: CacheConfig::default() }
     }
 }
 
@@ -205,10 +191,7 @@ impl RuntimesConfig {
             ("/run/containerd/containerd.sock".into(), SocketKind::Cri),
             ("/run/crio/crio.sock".into(), SocketKind::Cri),
             ("/var/run/docker.sock".into(), SocketKind::Docker),
-            (
-                "/run/k3s/containerd/containerd.sock".into(),
-                SocketKind::Cri,
-            ),
+            ("/run/k3s/containerd/containerd.sock".into(), SocketKind::Cri),
         ]
     }
 }
@@ -294,9 +277,7 @@ impl Runtimes {
                 continue;
             }
             let res = match kind {
-                SocketKind::Cri => CriClient::connect_with_timeout(path, config.timeout)
-                    .await
-                    .map(RuntimeClient::Cri),
+                SocketKind::Cri => CriClient::connect_with_timeout(path, config.timeout).await.map(RuntimeClient::Cri),
                 SocketKind::Docker => {
                     let c = DockerClient::with_timeout(path, config.timeout);
                     c.ping().await.map(|()| RuntimeClient::Docker(c))
@@ -313,11 +294,7 @@ impl Runtimes {
     /// Builds from already connected clients (tries them in this order without a hint).
     #[must_use]
     pub fn from_clients(clients: Vec<RuntimeClient>, cache: CacheConfig) -> Self {
-        Self {
-            clients,
-            cache: MetaCache::new(cache),
-            stats: RuntimeStats::default(),
-        }
+        Self { clients, cache: MetaCache::new(cache), stats: RuntimeStats::default() }
     }
 
     /// Connected clients.
@@ -352,11 +329,7 @@ impl Runtimes {
     /// [`RuntimeError::InvalidId`], [`RuntimeError::NoRuntime`], [`RuntimeError::NotFound`]
     /// (no runtime knows it), or [`RuntimeError::Cached`] / the underlying error when a runtime
     /// failed.
-    pub async fn lookup(
-        &self,
-        id: &str,
-        hint: Option<&str>,
-    ) -> Result<Arc<ContainerMeta>, RuntimeError> {
+    pub async fn lookup(&self, id: &str, hint: Option<&str>) -> Result<Arc<ContainerMeta>, RuntimeError> {
         self.stats.lookups.fetch_add(1, Ordering::Relaxed);
         let res = self.lookup_inner(id, hint).await;
         match &res {
@@ -371,11 +344,7 @@ impl Runtimes {
         res
     }
 
-    async fn lookup_inner(
-        &self,
-        id: &str,
-        hint: Option<&str>,
-    ) -> Result<Arc<ContainerMeta>, RuntimeError> {
+    async fn lookup_inner(&self, id: &str, hint: Option<&str>) -> Result<Arc<ContainerMeta>, RuntimeError> {
         validate_id(id)?;
         if self.clients.is_empty() {
             return Err(RuntimeError::NoRuntime);
@@ -386,14 +355,8 @@ impl Runtimes {
         }
         match cached {
             Cached::Found(meta) => Ok(meta),
-            Cached::NotFound => Err(RuntimeError::NotFound {
-                runtime: "any",
-                id: id.to_owned(),
-            }),
-            Cached::Failed(reason) => Err(RuntimeError::Cached {
-                id: id.to_owned(),
-                reason,
-            }),
+            Cached::NotFound => Err(RuntimeError::NotFound { runtime: "any", id: id.to_owned() }),
+            Cached::Failed(reason) => Err(RuntimeError::Cached { id: id.to_owned(), reason }),
         }
     }
 

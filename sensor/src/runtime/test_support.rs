@@ -32,10 +32,7 @@ pub fn skip_or_fail(why: &str) {
 }
 
 fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -55,11 +52,7 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
-        let p = PathBuf::from(format!(
-            "/tmp/rt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        let p = PathBuf::from(format!("/tmp/rt-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         Self(p)
@@ -127,12 +120,7 @@ impl Drop for Daemon {
 fn spawn_daemon(name: &'static str, cmd: &mut Command, log: &Path) -> Result<Daemon, String> {
     let log = fs::File::create(log).map_err(|e| e.to_string())?;
     let err = log.try_clone().map_err(|e| e.to_string())?;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("spawn {name}: {e}"))?;
+    let child = cmd.stdin(Stdio::null()).stdout(log).stderr(err).spawn().map_err(|e| format!("spawn {name}: {e}"))?;
     Ok(Daemon { name, child })
 }
 
@@ -166,17 +154,14 @@ fn wait_until(
 /// Writes a minimal busybox root filesystem (`/bin/busybox` + applet links).
 pub fn busybox_rootfs(dir: &Path) -> Result<(), String> {
     if !Path::new(BUSYBOX_BIN).exists() {
-        return Err(format!(
-            "{BUSYBOX_BIN} missing (apt package busybox-static)"
-        ));
+        return Err(format!("{BUSYBOX_BIN} missing (apt package busybox-static)"));
     }
     for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
         fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
     }
     fs::copy(BUSYBOX_BIN, dir.join("bin/busybox")).map_err(|e| e.to_string())?;
     for a in ["sh", "cat", "ls", "sleep", "id", "ps"] {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a))
-            .map_err(|e| e.to_string())?;
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -219,28 +204,21 @@ impl DockerEnv {
             &log,
         )?;
         let env_sock = socket.clone();
-        wait_until(
-            "dockerd",
-            &mut daemon,
-            &log,
-            Duration::from_secs(30),
-            move || {
-                Command::new(DOCKER_BIN)
-                    .arg("-H")
-                    .arg(format!("unix://{}", env_sock.display()))
-                    .arg("info")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            },
-        )?;
-        Ok(Self {
-            containers: Vec::new(),
-            daemon: Some(daemon),
-            socket,
-            dir,
-        })
+        wait_until("dockerd", &mut daemon, &log, Duration::from_secs(30), move || {
+            Command::new(DOCKER_BIN)
+                .arg("-H")
+                .arg(format!("unix://{}", env_sock.display()))
+                .arg("info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })?;
+        Ok(Self { containers: Vec::new(), daemon: Some(daemon), socket, dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn docker(&self) -> Command {
@@ -269,10 +247,7 @@ impl DockerEnv {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!(
-                "docker import: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ))
+            Err(format!("docker import: {}", String::from_utf8_lossy(&out.stderr)))
         }
     }
 
@@ -317,12 +292,7 @@ pub struct ContainerdEnv {
 
 impl ContainerdEnv {
     pub fn start() -> Result<Self, String> {
-        for bin in [
-            CONTAINERD_BIN,
-            CTR_BIN,
-            "/usr/bin/containerd-shim-runc-v2",
-            "/usr/sbin/runc",
-        ] {
+        for bin in [CONTAINERD_BIN, CTR_BIN, "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc"] {
             if !Path::new(bin).exists() {
                 return Err(format!("{bin} missing (apt packages: {APT_PACKAGES})"));
             }
@@ -358,33 +328,19 @@ state = "{state}"
         );
         fs::write(&config, toml).map_err(|e| e.to_string())?;
         let log = d.join("containerd.log");
-        let mut daemon = spawn_daemon(
-            "containerd",
-            Command::new(CONTAINERD_BIN).arg("--config").arg(&config),
-            &log,
-        )?;
+        let mut daemon = spawn_daemon("containerd", Command::new(CONTAINERD_BIN).arg("--config").arg(&config), &log)?;
         let env_sock = socket.clone();
-        wait_until(
-            "containerd",
-            &mut daemon,
-            &log,
-            Duration::from_secs(30),
-            move || {
-                Command::new(CTR_BIN)
-                    .arg("--address")
-                    .arg(&env_sock)
-                    .arg("version")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            },
-        )?;
-        Ok(Self {
-            daemon: Some(daemon),
-            socket,
-            dir,
-        })
+        wait_until("containerd", &mut daemon, &log, Duration::from_secs(30), move || {
+            Command::new(CTR_BIN)
+                .arg("--address")
+                .arg(&env_sock)
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })?;
+        Ok(Self { daemon: Some(daemon), socket, dir })
     }
 
     pub fn dir(&self) -> &Path {
@@ -407,12 +363,7 @@ state = "{state}"
         let blobs = layout.join("blobs/sha256");
         fs::create_dir_all(&blobs).map_err(|e| e.to_string())?;
         let layer = d.join("layer.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&layer)
-            .arg("."))?;
+        run(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&layer).arg("."))?;
         let layer_bytes = fs::read(&layer).map_err(|e| e.to_string())?;
         let layer_digest = put_blob(&blobs, &layer_bytes)?;
         let arch = match std::env::consts::ARCH {
@@ -421,10 +372,7 @@ state = "{state}"
             a => a,
         };
         let mut index_manifests = Vec::new();
-        for (name, cmd) in [
-            (CRI_BUSYBOX, r#"["/bin/sleep","3600"]"#),
-            (CRI_PAUSE, r#"["/bin/sleep","999999"]"#),
-        ] {
+        for (name, cmd) in [(CRI_BUSYBOX, r#"["/bin/sleep","3600"]"#), (CRI_PAUSE, r#"["/bin/sleep","999999"]"#)] {
             let config = format!(
                 r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":{cmd}}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
             );
@@ -443,24 +391,16 @@ state = "{state}"
         }
         fs::write(
             layout.join("index.json"),
-            format!(
-                r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
-                index_manifests.join(",")
-            ),
+            format!(r#"{{"schemaVersion":2,"manifests":[{}]}}"#, index_manifests.join(",")),
         )
         .map_err(|e| e.to_string())?;
-        fs::write(
-            layout.join("oci-layout"),
-            r#"{"imageLayoutVersion":"1.0.0"}"#,
-        )
-        .map_err(|e| e.to_string())?;
+        fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| e.to_string())?;
         let archive = d.join("images.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&layout)
-            .arg("-cf")
-            .arg(&archive)
-            .args(["oci-layout", "index.json", "blobs"]))?;
+        run(Command::new("tar").arg("-C").arg(&layout).arg("-cf").arg(&archive).args([
+            "oci-layout",
+            "index.json",
+            "blobs",
+        ]))?;
         run(self.ctr().args(["images", "import"]).arg(&archive))?;
         Ok(())
     }
@@ -472,9 +412,7 @@ state = "{state}"
             return;
         };
         for id in list.split_whitespace() {
-            let _ = run(self
-                .ctr()
-                .args(["tasks", "kill", "-a", "-s", "SIGKILL", id]));
+            let _ = run(self.ctr().args(["tasks", "kill", "-a", "-s", "SIGKILL", id]));
         }
         for id in list.split_whitespace() {
             for _ in 0..50 {
@@ -496,15 +434,9 @@ impl Drop for ContainerdEnv {
 
 fn put_blob(blobs: &Path, bytes: &[u8]) -> Result<String, String> {
     let tmp = blobs.join("tmp");
-    fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| e.to_string())?;
+    fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes)).map_err(|e| e.to_string())?;
     let out = run(Command::new("sha256sum").arg(&tmp))?;
-    let hex = out
-        .split_whitespace()
-        .next()
-        .ok_or("sha256sum output")?
-        .to_owned();
+    let hex = out.split_whitespace().next().ok_or("sha256sum output")?.to_owned();
     fs::rename(&tmp, blobs.join(&hex)).map_err(|e| e.to_string())?;
     let mut s = String::from("sha256:");
     let _ = write!(s, "{hex}");
@@ -514,4 +446,88 @@ fn put_blob(blobs: &Path, bytes: &[u8]) -> Result<String, String> {
 /// Reads `/proc/<pid>/cgroup` (for asserting the id appears in the process's cgroup path).
 pub fn proc_cgroup(pid: u32) -> String {
     fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default()
+}
+
+/// A pod as kubelet would create it over CRI: host network (test traffic
+/// stays on loopback), `cgroup_parent=/kubepods/besteffort/pod<uid>`, the
+/// `io.kubernetes.*` labels plus `labels`, and one container running
+/// `command` from `CRI_BUSYBOX`. Returns `(sandbox id, container id)`.
+pub async fn start_cri_pod(
+    env: &ContainerdEnv,
+    pod: (&str, &str, &str),
+    labels: &[(&str, &str)],
+    container: &str,
+    command: &[&str],
+) -> Result<(String, String), String> {
+    use crate::runtime::cri_v1 as v1;
+    let (name, namespace, uid) = pod;
+    let mut pod_labels: std::collections::HashMap<String, String> = [
+        (crate::runtime::LABEL_POD_NAME, name),
+        (crate::runtime::LABEL_POD_NAMESPACE, namespace),
+        (crate::runtime::LABEL_POD_UID, uid),
+    ]
+    .into_iter()
+    .chain(labels.iter().copied())
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let logs = env.dir().join(format!("logs-{uid}"));
+    fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let host_net = || Some(v1::NamespaceOption { network: v1::NamespaceMode::Node as i32, ..Default::default() });
+    let sb = v1::PodSandboxConfig {
+        metadata: Some(v1::PodSandboxMetadata {
+            name: name.into(),
+            uid: uid.into(),
+            namespace: namespace.into(),
+            attempt: 0,
+        }),
+        hostname: String::new(),
+        log_directory: logs.display().to_string(),
+        labels: pod_labels.clone(),
+        linux: Some(v1::LinuxPodSandboxConfig {
+            cgroup_parent: format!("/kubepods/besteffort/pod{uid}"),
+            security_context: Some(v1::LinuxSandboxSecurityContext {
+                namespace_options: host_net(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let client = crate::runtime::CriClient::connect(&env.socket).await.map_err(|e| e.to_string())?;
+    let mut rs = client.runtime_service();
+    let sandbox = rs
+        .run_pod_sandbox(v1::RunPodSandboxRequest { config: Some(sb.clone()), runtime_handler: String::new() })
+        .await
+        .map_err(|e| format!("RunPodSandbox: {e}"))?
+        .into_inner()
+        .pod_sandbox_id;
+    pod_labels.insert(crate::runtime::LABEL_CONTAINER_NAME.into(), container.into());
+    let id = rs
+        .create_container(v1::CreateContainerRequest {
+            pod_sandbox_id: sandbox.clone(),
+            config: Some(v1::ContainerConfig {
+                metadata: Some(v1::ContainerMetadata { name: container.into(), attempt: 0 }),
+                image: Some(v1::ImageSpec { image: CRI_BUSYBOX.into(), ..Default::default() }),
+                command: command.iter().map(|c| (*c).to_owned()).collect(),
+                labels: pod_labels,
+                log_path: format!("{container}.log"),
+                linux: Some(v1::LinuxContainerConfig {
+                    security_context: Some(v1::LinuxContainerSecurityContext {
+                        namespace_options: host_net(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            sandbox_config: Some(sb),
+        })
+        .await
+        .map_err(|e| format!("CreateContainer: {e}"))?
+        .into_inner()
+        .container_id;
+    rs.start_container(v1::StartContainerRequest { container_id: id.clone() })
+        .await
+        .map_err(|e| format!("StartContainer: {e}"))?;
+    Ok((sandbox, id))
 }

@@ -10,18 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
 use super::cri_v1 as v1;
-use super::test_support::{
-    CRI_BUSYBOX, ContainerdEnv, DockerEnv, TempDir, proc_cgroup, skip_or_fail,
-};
+use super::test_support::{CRI_BUSYBOX, ContainerdEnv, DockerEnv, TempDir, proc_cgroup, skip_or_fail};
 use super::timefmt::parse_rfc3339_ns;
 use super::*;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 const MISSING_ID: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -61,19 +55,8 @@ fn docker_real_container() {
         )
         .unwrap();
     assert_eq!(id.len(), 64, "{id}");
-    let privileged_id = env
-        .create(
-            "rt-priv",
-            &[
-                "--network",
-                "none",
-                "--privileged",
-                "localbusybox:1",
-                "sleep",
-                "60",
-            ],
-        )
-        .unwrap();
+    let privileged_id =
+        env.create("rt-priv", &["--network", "none", "--privileged", "localbusybox:1", "sleep", "60"]).unwrap();
 
     rt().block_on(async {
         let client = DockerClient::new(&env.socket);
@@ -92,18 +75,11 @@ fn docker_real_container() {
         let pid = meta.pid.expect("pid");
         assert!(pid > 0);
         assert!(proc_cgroup(pid).contains(&id), "cgroup of {pid} names {id}");
-        let m = meta
-            .mounts
-            .iter()
-            .find(|m| m.destination == "/data")
-            .expect("bind mount");
+        let m = meta.mounts.iter().find(|m| m.destination == "/data").expect("bind mount");
         assert_eq!(m.source, vol.display().to_string());
         assert!(m.read_only);
         assert_eq!(meta.pod.as_ref().map(|p| p.name.as_str()), Some("web-0"));
-        assert_eq!(
-            meta.pod.as_ref().map(|p| p.namespace.as_str()),
-            Some("shop")
-        );
+        assert_eq!(meta.pod.as_ref().map(|p| p.namespace.as_str()), Some("shop"));
         let created = meta.created_at_ns.unwrap();
         let started = meta.started_at_ns.unwrap();
         assert!(created > 1_600_000_000_000_000_000 && started >= created);
@@ -119,21 +95,12 @@ fn docker_real_container() {
         // Short id prefix works too and yields the full id.
         assert_eq!(client.container(&id[..12]).await.unwrap().id, id);
         // Unknown id.
-        assert!(matches!(
-            client.container(MISSING_ID).await,
-            Err(RuntimeError::NotFound {
-                runtime: "docker",
-                ..
-            })
-        ));
+        assert!(matches!(client.container(MISSING_ID).await, Err(RuntimeError::NotFound { runtime: "docker", .. })));
 
         // Through Runtimes: probe with only this socket, hint, cache.
         let (runtimes, failures) = Runtimes::probe(RuntimesConfig {
             sockets: vec![
-                (
-                    env.socket.parent().unwrap().join("nope.sock"),
-                    SocketKind::Cri,
-                ),
+                (env.socket.parent().unwrap().join("nope.sock"), SocketKind::Cri),
                 (env.socket.clone(), SocketKind::Docker),
             ],
             ..RuntimesConfig::default()
@@ -153,15 +120,11 @@ fn docker_real_container() {
 // ------------------------------------------------------------------ real containerd CRI
 
 fn sandbox_config(dir: &std::path::Path, uid: &str) -> v1::PodSandboxConfig {
-    let labels: HashMap<String, String> = [
-        (LABEL_POD_NAME, "web-0"),
-        (LABEL_POD_NAMESPACE, "shop"),
-        (LABEL_POD_UID, uid),
-        ("app", "web"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let labels: HashMap<String, String> =
+        [(LABEL_POD_NAME, "web-0"), (LABEL_POD_NAMESPACE, "shop"), (LABEL_POD_UID, uid), ("app", "web")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
     let logs = dir.join("pod-logs");
     std::fs::create_dir_all(&logs).unwrap();
     v1::PodSandboxConfig {
@@ -221,14 +184,8 @@ fn containerd_cri_real_pod() {
             .create_container(v1::CreateContainerRequest {
                 pod_sandbox_id: sandbox.clone(),
                 config: Some(v1::ContainerConfig {
-                    metadata: Some(v1::ContainerMetadata {
-                        name: "app".into(),
-                        attempt: 0,
-                    }),
-                    image: Some(v1::ImageSpec {
-                        image: CRI_BUSYBOX.into(),
-                        ..Default::default()
-                    }),
+                    metadata: Some(v1::ContainerMetadata { name: "app".into(), attempt: 0 }),
+                    image: Some(v1::ImageSpec { image: CRI_BUSYBOX.into(), ..Default::default() }),
                     command: vec!["/bin/sleep".into(), "60".into()],
                     labels,
                     mounts: vec![v1::Mount {
@@ -256,26 +213,16 @@ fn containerd_cri_real_pod() {
             .unwrap()
             .into_inner()
             .container_id;
-        rs.start_container(v1::StartContainerRequest {
-            container_id: container.clone(),
-        })
-        .await
-        .unwrap();
+        rs.start_container(v1::StartContainerRequest { container_id: container.clone() }).await.unwrap();
 
         if std::env::var_os("RT_DUMP").is_some() {
             let raw = rs
-                .container_status(v1::ContainerStatusRequest {
-                    container_id: container.clone(),
-                    verbose: true,
-                })
+                .container_status(v1::ContainerStatusRequest { container_id: container.clone(), verbose: true })
                 .await
                 .unwrap()
                 .into_inner();
             eprintln!("RAW STATUS {:#?}", raw.status);
-            eprintln!(
-                "RAW INFO {}",
-                raw.info.get("info").cloned().unwrap_or_default()
-            );
+            eprintln!("RAW INFO {}", raw.info.get("info").cloned().unwrap_or_default());
         }
 
         let meta = client.container(&container).await.unwrap();
@@ -285,30 +232,13 @@ fn containerd_cri_real_pod() {
         assert_eq!(meta.name.as_deref(), Some("app"));
         assert_eq!(meta.image.as_deref(), Some(CRI_BUSYBOX));
         assert!(meta.image_id.as_deref().unwrap().starts_with("sha256:"));
-        assert_eq!(
-            meta.labels.get(LABEL_CONTAINER_NAME).map(String::as_str),
-            Some("app")
-        );
-        assert_eq!(
-            meta.pod,
-            Some(PodRef {
-                name: "web-0".into(),
-                namespace: "shop".into(),
-                uid: uid.into()
-            })
-        );
+        assert_eq!(meta.labels.get(LABEL_CONTAINER_NAME).map(String::as_str), Some("app"));
+        assert_eq!(meta.pod, Some(PodRef { name: "web-0".into(), namespace: "shop".into(), uid: uid.into() }));
         assert_eq!(meta.privileged, Some(false));
         let pid = meta.pid.expect("pid");
         let cg = proc_cgroup(pid);
-        assert!(
-            cg.contains(&format!("/kubepods/besteffort/pod{uid}/{container}")),
-            "{cg}"
-        );
-        let m = meta
-            .mounts
-            .iter()
-            .find(|m| m.destination == "/data")
-            .unwrap();
+        assert!(cg.contains(&format!("/kubepods/besteffort/pod{uid}/{container}")), "{cg}");
+        let m = meta.mounts.iter().find(|m| m.destination == "/data").unwrap();
         assert!(m.read_only);
         assert_eq!(m.propagation.as_deref(), Some("rprivate"));
         assert!(meta.created_at_ns.unwrap() > 1_600_000_000_000_000_000);
@@ -317,46 +247,20 @@ fn containerd_cri_real_pod() {
         // The sandbox is not a container: CRI answers NotFound.
         assert!(matches!(
             client.container(MISSING_ID).await,
-            Err(RuntimeError::NotFound {
-                runtime: "containerd",
-                ..
-            })
+            Err(RuntimeError::NotFound { runtime: "containerd", .. })
         ));
 
         // Through Runtimes with a wrong hint: docker socket absent, falls through to CRI.
-        let runtimes = Runtimes::from_clients(
-            vec![RuntimeClient::Cri(client.clone())],
-            CacheConfig::default(),
-        );
+        let runtimes = Runtimes::from_clients(vec![RuntimeClient::Cri(client.clone())], CacheConfig::default());
         let got = runtimes.lookup(&container, Some("docker")).await.unwrap();
         assert_eq!(got.pod, meta.pod);
 
         // Clean up through CRI (the Drop guard kills tasks too, also on panic).
-        rs.stop_container(v1::StopContainerRequest {
-            container_id: container.clone(),
-            timeout: 0,
-        })
-        .await
-        .unwrap();
-        rs.remove_container(v1::RemoveContainerRequest {
-            container_id: container.clone(),
-        })
-        .await
-        .unwrap();
-        rs.stop_pod_sandbox(v1::StopPodSandboxRequest {
-            pod_sandbox_id: sandbox.clone(),
-        })
-        .await
-        .unwrap();
-        rs.remove_pod_sandbox(v1::RemovePodSandboxRequest {
-            pod_sandbox_id: sandbox,
-        })
-        .await
-        .unwrap();
-        assert!(matches!(
-            client.container(&container).await,
-            Err(RuntimeError::NotFound { .. })
-        ));
+        rs.stop_container(v1::StopContainerRequest { container_id: container.clone(), timeout: 0 }).await.unwrap();
+        rs.remove_container(v1::RemoveContainerRequest { container_id: container.clone() }).await.unwrap();
+        rs.stop_pod_sandbox(v1::StopPodSandboxRequest { pod_sandbox_id: sandbox.clone() }).await.unwrap();
+        rs.remove_pod_sandbox(v1::RemovePodSandboxRequest { pod_sandbox_id: sandbox }).await.unwrap();
+        assert!(matches!(client.container(&container).await, Err(RuntimeError::NotFound { .. })));
     });
 }
 
@@ -365,19 +269,10 @@ fn containerd_cri_real_pod() {
 #[test]
 fn rfc3339_parsing() {
     assert_eq!(parse_rfc3339_ns("1970-01-01T00:00:00Z"), Some(0));
-    assert_eq!(
-        parse_rfc3339_ns("2024-05-01T10:20:30.123456789Z"),
-        Some(1_714_558_830_123_456_789)
-    );
+    assert_eq!(parse_rfc3339_ns("2024-05-01T10:20:30.123456789Z"), Some(1_714_558_830_123_456_789));
     // Offsets and short fractions.
-    assert_eq!(
-        parse_rfc3339_ns("2024-05-01T12:20:30.5+02:00"),
-        Some(1_714_558_830_500_000_000)
-    );
-    assert_eq!(
-        parse_rfc3339_ns("2024-02-29T23:59:59-01:00"),
-        Some(1_709_254_799_000_000_000)
-    );
+    assert_eq!(parse_rfc3339_ns("2024-05-01T12:20:30.5+02:00"), Some(1_714_558_830_500_000_000));
+    assert_eq!(parse_rfc3339_ns("2024-02-29T23:59:59-01:00"), Some(1_709_254_799_000_000_000));
     // Docker's zero time, garbage, truncation.
     for bad in [
         "0001-01-01T00:00:00Z",
@@ -398,78 +293,39 @@ fn rfc3339_parsing() {
 fn id_validation() {
     assert!(validate_id(&"a".repeat(64)).is_ok());
     assert!(validate_id("0123456789abcdef").is_ok());
-    for bad in [
-        "",
-        "../../etc",
-        "ABCDEF",
-        &"a".repeat(65),
-        "abc/json?x=1",
-        "abc def",
-    ] {
-        assert!(
-            matches!(validate_id(bad), Err(RuntimeError::InvalidId(_))),
-            "{bad}"
-        );
+    for bad in ["", "../../etc", "ABCDEF", &"a".repeat(65), "abc/json?x=1", "abc def"] {
+        assert!(matches!(validate_id(bad), Err(RuntimeError::InvalidId(_))), "{bad}");
     }
 }
 
 #[test]
 fn digests() {
     let d = "sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31";
-    assert_eq!(
-        digest_of(&format!("docker.io/library/nginx@{d}")).as_deref(),
-        Some(d)
-    );
+    assert_eq!(digest_of(&format!("docker.io/library/nginx@{d}")).as_deref(), Some(d));
     assert_eq!(digest_of(d).as_deref(), Some(d));
     assert_eq!(digest_of("nginx:1.25"), None);
-    let repo_digests = vec![
-        format!("quay.io/mirror/nginx@sha256:{}", "1".repeat(64)),
-        format!("nginx@{d}"),
-    ];
+    let repo_digests = vec![format!("quay.io/mirror/nginx@sha256:{}", "1".repeat(64)), format!("nginx@{d}")];
     // Docker shortens docker.io/library/ names in RepoDigests.
+    assert_eq!(super::docker::pick_digest_for_test(&repo_digests, Some("nginx:1.25")).as_deref(), Some(d));
     assert_eq!(
-        super::docker::pick_digest_for_test(&repo_digests, Some("nginx:1.25")).as_deref(),
-        Some(d)
-    );
-    assert_eq!(
-        super::docker::pick_digest_for_test(&repo_digests, Some("localhost:5000/x:1"))
-            .map(|s| s.len()),
+        super::docker::pick_digest_for_test(&repo_digests, Some("localhost:5000/x:1")).map(|s| s.len()),
         Some(71)
     );
+    assert_eq!(super::docker::pick_digest_for_test(&repo_digests, Some("docker.io/library/nginx")).as_deref(), Some(d));
     assert_eq!(
-        super::docker::pick_digest_for_test(&repo_digests, Some("docker.io/library/nginx"))
-            .as_deref(),
-        Some(d)
-    );
-    assert_eq!(
-        super::docker::pick_digest_for_test(&repo_digests, Some("quay.io/mirror/nginx:1"))
-            .as_deref(),
+        super::docker::pick_digest_for_test(&repo_digests, Some("quay.io/mirror/nginx:1")).as_deref(),
         Some(format!("sha256:{}", "1".repeat(64)).as_str())
     );
-    assert_eq!(
-        super::docker::pick_digest_for_test(&[], Some("nginx")),
-        None
-    );
+    assert_eq!(super::docker::pick_digest_for_test(&[], Some("nginx")), None);
 }
 
 #[test]
 fn docker_inspect_parsing() {
     let meta = super::docker::parse_inspect(include_str!("testdata/docker_inspect.json")).unwrap();
-    assert_eq!(
-        meta.id,
-        "4f66ad9a0b2e5c6bbd1b6a40c4b9e2b2c7f1f1c0e4f5a3d2c1b0a9f8e7d6c5b4"
-    );
+    assert_eq!(meta.id, "4f66ad9a0b2e5c6bbd1b6a40c4b9e2b2c7f1f1c0e4f5a3d2c1b0a9f8e7d6c5b4");
     assert_eq!(meta.runtime, "docker");
-    assert_eq!(
-        meta.name.as_deref(),
-        Some("k8s_nginx_web-0_shop_1f6b0d4e-0000-4000-8000-000000000001_0")
-    );
-    assert!(
-        meta.image
-            .as_deref()
-            .unwrap()
-            .starts_with("docker.io/library/nginx:1.25@")
-    );
+    assert_eq!(meta.name.as_deref(), Some("k8s_nginx_web-0_shop_1f6b0d4e-0000-4000-8000-000000000001_0"));
+    assert!(meta.image.as_deref().unwrap().starts_with("docker.io/library/nginx:1.25@"));
     assert_eq!(
         meta.image_digest.as_deref(),
         Some("sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31")
@@ -509,14 +365,10 @@ fn docker_inspect_parsing() {
     );
 
     // Minimal / stopped container: everything optional stays None.
-    let meta = super::docker::parse_inspect(
-        r#"{"Id":"ab","Name":"/x","State":{"Pid":0,"StartedAt":"0001-01-01T00:00:00Z"}}"#,
-    )
-    .unwrap();
-    assert_eq!(
-        (meta.pid, meta.started_at_ns, meta.privileged),
-        (None, None, None)
-    );
+    let meta =
+        super::docker::parse_inspect(r#"{"Id":"ab","Name":"/x","State":{"Pid":0,"StartedAt":"0001-01-01T00:00:00Z"}}"#)
+            .unwrap();
+    assert_eq!((meta.pid, meta.started_at_ns, meta.privileged), (None, None, None));
     assert!(meta.pod.is_none() && meta.image.is_none() && meta.mounts.is_empty());
     assert!(super::docker::parse_inspect(r#"{"Name":"/x"}"#).is_err());
 }
@@ -524,16 +376,10 @@ fn docker_inspect_parsing() {
 fn cri_status(id: &str) -> v1::ContainerStatus {
     v1::ContainerStatus {
         id: id.into(),
-        metadata: Some(v1::ContainerMetadata {
-            name: "app".into(),
-            attempt: 0,
-        }),
+        metadata: Some(v1::ContainerMetadata { name: "app".into(), attempt: 0 }),
         created_at: 1_714_558_830_000_000_000,
         started_at: 1_714_558_831_000_000_000,
-        image: Some(v1::ImageSpec {
-            image: "docker.io/library/localbusybox:1".into(),
-            ..Default::default()
-        }),
+        image: Some(v1::ImageSpec { image: "docker.io/library/localbusybox:1".into(), ..Default::default() }),
         image_ref: format!("sha256:{}", "2".repeat(64)),
         mounts: vec![v1::Mount {
             container_path: "/data".into(),
@@ -554,10 +400,7 @@ fn cri_containerd_status_parsing() {
     let meta = super::cri::meta_from_status("containerd", id, cri_status(id), &info);
     assert_eq!(meta.pid, Some(12859));
     assert_eq!(meta.privileged, Some(false));
-    assert_eq!(
-        meta.image.as_deref(),
-        Some("docker.io/library/localbusybox:1")
-    );
+    assert_eq!(meta.image.as_deref(), Some("docker.io/library/localbusybox:1"));
     assert_eq!(meta.image_id, Some(format!("sha256:{}", "2".repeat(64))));
     assert_eq!(meta.image_digest, None);
     assert_eq!(
@@ -574,18 +417,12 @@ fn cri_containerd_status_parsing() {
 
     // Kubelet passes the image id; containerd reports the repo digest in imageRef.
     let mut status = cri_status(id);
-    status.image = Some(v1::ImageSpec {
-        image: format!("sha256:{}", "3".repeat(64)),
-        ..Default::default()
-    });
+    status.image = Some(v1::ImageSpec { image: format!("sha256:{}", "3".repeat(64)), ..Default::default() });
     status.image_ref = format!("docker.io/library/nginx@sha256:{}", "4".repeat(64));
     let meta = super::cri::meta_from_status("containerd", id, status, &Value::Null);
     assert_eq!(meta.image, None);
     assert_eq!(meta.image_id, Some(format!("sha256:{}", "3".repeat(64))));
-    assert_eq!(
-        meta.image_digest,
-        Some(format!("sha256:{}", "4".repeat(64)))
-    );
+    assert_eq!(meta.image_digest, Some(format!("sha256:{}", "4".repeat(64))));
     assert_eq!((meta.pid, meta.privileged, meta.pod), (None, None, None));
 }
 
@@ -616,14 +453,8 @@ fn cri_crio_status_parsing() {
     assert_eq!(meta.privileged, Some(true));
     assert_eq!(meta.name.as_deref(), Some("agent")); // from the container-name label
     assert_eq!(meta.image.as_deref(), Some("quay.io/example/agent:v2"));
-    assert_eq!(
-        meta.image_digest,
-        Some(format!("sha256:{}", "5".repeat(64)))
-    );
-    assert_eq!(
-        meta.pod.as_ref().unwrap().uid,
-        "0a1b2c3d-aaaa-bbbb-cccc-ddddeeeeffff"
-    );
+    assert_eq!(meta.image_digest, Some(format!("sha256:{}", "5".repeat(64))));
+    assert_eq!(meta.pod.as_ref().unwrap().uid, "0a1b2c3d-aaaa-bbbb-cccc-ddddeeeeffff");
     // user_specified_image (newer CRI) wins over annotations.
     let mut status = cri_status(&id);
     status.image.as_mut().unwrap().user_specified_image = "agent:v2".into();
@@ -686,23 +517,14 @@ fn fake_docker(mode: Fake) -> FakeDocker {
                             .replace("\"Image\": \"docker.io/library/nginx:1.25@sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31\"", "\"Image\": \"nginx:1.25\"");
                         ("200 OK", json)
                     } else {
-                        (
-                            "404 Not Found",
-                            r#"{"message":"No such container"}"#.to_owned(),
-                        )
+                        ("404 Not Found", r#"{"message":"No such container"}"#.to_owned())
                     }
                 } else if path.starts_with("/images/") {
                     ih.fetch_add(1, Ordering::SeqCst);
                     let d = "0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31";
-                    (
-                        "200 OK",
-                        format!(r#"{{"RepoDigests":["nginx@sha256:{d}"]}}"#),
-                    )
+                    ("200 OK", format!(r#"{{"RepoDigests":["nginx@sha256:{d}"]}}"#))
                 } else {
-                    (
-                        "404 Not Found",
-                        r#"{"message":"page not found"}"#.to_owned(),
-                    )
+                    ("404 Not Found", r#"{"message":"page not found"}"#.to_owned())
                 };
                 let resp = format!(
                     "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -713,12 +535,7 @@ fn fake_docker(mode: Fake) -> FakeDocker {
             });
         }
     });
-    FakeDocker {
-        _dir: dir,
-        socket,
-        container_hits,
-        image_hits,
-    }
+    FakeDocker { _dir: dir, socket, container_hits, image_hits }
 }
 
 #[tokio::test]
@@ -728,21 +545,13 @@ async fn cache_single_flight_and_negative() {
     docker.ping().await.unwrap();
     let runtimes = Runtimes::from_clients(
         vec![RuntimeClient::Docker(docker)],
-        CacheConfig {
-            positive_ttl: Duration::from_mins(1),
-            negative_ttl: Duration::from_millis(200),
-            capacity: 16,
-        },
+        CacheConfig { positive_ttl: Duration::from_mins(1), negative_ttl: Duration::from_millis(200), capacity: 16 },
     );
     // A storm of concurrent lookups for one container: one inspect (+ one image inspect).
     let results = futures_join_all((0..50).map(|_| runtimes.lookup(FAKE_ID, Some("docker")))).await;
     assert!(results.iter().all(Result::is_ok));
     let first = results[0].as_ref().unwrap();
-    assert!(
-        results
-            .iter()
-            .all(|r| Arc::ptr_eq(r.as_ref().unwrap(), first))
-    );
+    assert!(results.iter().all(|r| Arc::ptr_eq(r.as_ref().unwrap(), first)));
     assert_eq!(fake.container_hits.load(Ordering::SeqCst), 1);
     assert_eq!(fake.image_hits.load(Ordering::SeqCst), 1);
     assert_eq!(first.image.as_deref(), Some("nginx:1.25"));
@@ -751,18 +560,12 @@ async fn cache_single_flight_and_negative() {
         Some("sha256:0d17b565c37bcbd895e9d92315a05c1c3c9a29f762b011a10c54a66cd53c9b31")
     );
     let s = runtimes.stats();
-    assert_eq!(
-        (s.lookups, s.cache_hits, s.rpcs, s.misses, s.errors),
-        (50, 49, 1, 0, 0)
-    );
+    assert_eq!((s.lookups, s.cache_hits, s.rpcs, s.misses, s.errors), (50, 49, 1, 0, 0));
 
     // Negative: unknown id is asked once per negative TTL.
     let missing = "ab".repeat(32);
     for _ in 0..3 {
-        assert!(matches!(
-            runtimes.lookup(&missing, None).await,
-            Err(RuntimeError::NotFound { runtime: "any", .. })
-        ));
+        assert!(matches!(runtimes.lookup(&missing, None).await, Err(RuntimeError::NotFound { runtime: "any", .. })));
     }
     assert_eq!(fake.container_hits.load(Ordering::SeqCst), 2);
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -774,10 +577,7 @@ async fn cache_single_flight_and_negative() {
     runtimes.invalidate(FAKE_ID);
     runtimes.lookup(FAKE_ID, None).await.unwrap();
     assert_eq!(fake.container_hits.load(Ordering::SeqCst), 4);
-    assert!(matches!(
-        runtimes.lookup("../../x", None).await,
-        Err(RuntimeError::InvalidId(_))
-    ));
+    assert!(matches!(runtimes.lookup("../../x", None).await, Err(RuntimeError::InvalidId(_))));
     assert_eq!(fake.container_hits.load(Ordering::SeqCst), 4);
     assert_eq!(runtimes.cache.len(), 2);
 }
@@ -788,21 +588,10 @@ async fn timeouts_are_errors_and_cached() {
     let docker = DockerClient::with_timeout(&fake.socket, Duration::from_millis(200));
     let started = std::time::Instant::now();
     let err = docker.container(FAKE_ID).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RuntimeError::Timeout {
-                runtime: "docker",
-                op: "container inspect",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, RuntimeError::Timeout { runtime: "docker", op: "container inspect", .. }), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    let runtimes =
-        Runtimes::from_clients(vec![RuntimeClient::Docker(docker)], CacheConfig::default());
+    let runtimes = Runtimes::from_clients(vec![RuntimeClient::Docker(docker)], CacheConfig::default());
     let e1 = runtimes.lookup(FAKE_ID, None).await.unwrap_err();
     let e2 = runtimes.lookup(FAKE_ID, None).await.unwrap_err();
     assert!(matches!(e1, RuntimeError::Cached { .. }), "{e1}");
@@ -814,10 +603,7 @@ async fn timeouts_are_errors_and_cached() {
 #[tokio::test]
 async fn no_runtime_and_unreachable_sockets() {
     let runtimes = Runtimes::from_clients(Vec::new(), CacheConfig::default());
-    assert!(matches!(
-        runtimes.lookup(FAKE_ID, None).await,
-        Err(RuntimeError::NoRuntime)
-    ));
+    assert!(matches!(runtimes.lookup(FAKE_ID, None).await, Err(RuntimeError::NoRuntime)));
     // A socket file nobody listens on: probe reports it, does not keep it.
     let dir = TempDir::new("np");
     let dead = dir.path().join("dead.sock");
@@ -865,11 +651,7 @@ async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>)
                 }
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
     })
     .await;
     out.into_iter().map(Option::unwrap).collect()

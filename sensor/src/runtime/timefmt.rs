@@ -5,11 +5,7 @@
 /// `0001-01-01T00:00:00Z` means "unset") and overflow.
 pub(crate) fn parse_rfc3339_ns(s: &str) -> Option<u64> {
     let bytes = s.as_bytes();
-    if bytes.len() < 20
-        || bytes[4] != b'-'
-        || bytes[7] != b'-'
-        || !matches!(bytes[10], b'T' | b't' | b' ')
-    {
+    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't' | b' ') {
         return None;
     }
     if bytes[13] != b':' || bytes[16] != b':' {
@@ -17,11 +13,7 @@ pub(crate) fn parse_rfc3339_ns(s: &str) -> Option<u64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
+        if part.bytes().all(|c| c.is_ascii_digit()) { part.parse().ok() } else { None }
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);

@@ -4,8 +4,6 @@
 // A failed step should fail the test loudly.
 #![allow(clippy::unwrap_used)]
 
-pub mod docker;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

@@ -50,10 +50,7 @@ async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool)
 }
 
 fn watch_line(kind: &str) -> &'static str {
-    WATCH_EVENTS
-        .lines()
-        .find(|l| l.starts_with(&format!(r#"{{"type":"{kind}""#)))
-        .unwrap()
+    WATCH_EVENTS.lines().find(|l| l.starts_with(&format!(r#"{{"type":"{kind}""#))).unwrap()
 }
 
 fn workload(p: &PodMeta) -> (String, String) {
@@ -66,14 +63,7 @@ fn pair(kind: &str, name: &str) -> (String, String) {
 }
 
 fn spawn(server: &ApiServer, grace: Duration) -> (PodIndex, tokio::task::JoinHandle<()>) {
-    PodWatcher::spawn(
-        client_for(server),
-        WatcherConfig {
-            node_name: NODE.into(),
-            grace,
-            owner_lookup: None,
-        },
-    )
+    PodWatcher::spawn(client_for(server), WatcherConfig { node_name: NODE.into(), grace, owner_lookup: None })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,41 +93,19 @@ fn assert_listed_pods(index: &PodIndex) {
     assert_eq!(workload(&web), pair("Deployment", "web-frontend"));
     assert_eq!(web.service_account.as_deref(), Some("frontend"));
     assert_eq!(web.node_name.as_deref(), Some(NODE));
-    assert_eq!(
-        web.labels.get("app").map(String::as_str),
-        Some("web-frontend")
-    );
+    assert_eq!(web.labels.get("app").map(String::as_str), Some("web-frontend"));
     assert_eq!(web.labels.get("version").map(String::as_str), Some("v1"));
-    assert_eq!(
-        web.annotations
-            .get("prometheus.io/scrape")
-            .map(String::as_str),
-        Some("true")
-    );
+    assert_eq!(web.annotations.get("prometheus.io/scrape").map(String::as_str), Some("true"));
     assert_eq!(web.pod_ip, Some("10.244.1.12".parse::<IpAddr>().unwrap()));
     assert_eq!(web.pod_ips.len(), 2, "dual stack");
     assert_eq!(web.start_time.as_deref(), Some("2024-05-01T10:00:00Z"));
     assert_eq!(web.container_ids, vec![WEB_INIT, WEB, ENVOY]);
-    assert!(
-        web.containers
-            .iter()
-            .all(|c| c.runtime.as_deref() == Some("containerd"))
-    );
+    assert!(web.containers.iter().all(|c| c.runtime.as_deref() == Some("containerd")));
     assert_eq!(web.containers[0].role, "init");
     assert_eq!(index.by_container_id(ENVOY).unwrap().uid, WEB_UID);
     assert_eq!(index.by_container_id(WEB_INIT).unwrap().uid, WEB_UID);
-    assert_eq!(
-        index.by_container_id(&WEB[..12]).unwrap().uid,
-        WEB_UID,
-        "12-char prefix"
-    );
-    assert_eq!(
-        index
-            .by_container_id(&format!("containerd://{WEB}"))
-            .unwrap()
-            .uid,
-        WEB_UID
-    );
+    assert_eq!(index.by_container_id(&WEB[..12]).unwrap().uid, WEB_UID, "12-char prefix");
+    assert_eq!(index.by_container_id(&format!("containerd://{WEB}")).unwrap().uid, WEB_UID);
     assert_eq!(index.by_uid(WEB_UID).unwrap().name, web.name);
 
     // --- StatefulSet pod, CRI-O, restarted once.
@@ -146,11 +114,7 @@ fn assert_listed_pods(index: &PodIndex) {
     assert_eq!(pg.service_account.as_deref(), Some("postgres"));
     assert_eq!(pg.containers[0].runtime.as_deref(), Some("cri-o"));
     assert_eq!(index.by_container_id(PG).unwrap().uid, PG_UID);
-    assert_eq!(
-        index.by_container_id(PG_OLD).unwrap().uid,
-        PG_UID,
-        "previous instance"
-    );
+    assert_eq!(index.by_container_id(PG_OLD).unwrap().uid, PG_UID, "previous instance");
 
     // --- DaemonSet pod, Docker, host network.
     let ds = index.by_container_id(NODE_EXP).unwrap();
@@ -173,11 +137,7 @@ fn assert_listed_pods(index: &PodIndex) {
     assert_eq!(bare.containers[1].role, "ephemeral");
 
     // --- Pending pod: known by uid, no containers yet.
-    let pending = index
-        .live_pods()
-        .into_iter()
-        .find(|p| p.name.starts_with("worker-"))
-        .unwrap();
+    let pending = index.live_pods().into_iter().find(|p| p.name.starts_with("worker-")).unwrap();
     assert!(pending.container_ids.is_empty());
     assert!(pending.start_time.is_none());
     assert_eq!(workload(&pending), pair("Deployment", "worker"));
@@ -188,10 +148,7 @@ async fn apply_watch_events(server: &ApiServer, index: &PodIndex, grace: Duratio
     let stats = index.stats();
     // --- ADDED
     server.push(watch_line("ADDED"));
-    wait_until(Duration::from_secs(5), "ADDED pod", || {
-        index.by_uid(API_UID).is_some()
-    })
-    .await;
+    wait_until(Duration::from_secs(5), "ADDED pod", || index.by_uid(API_UID).is_some()).await;
     let api = index.by_container_id(API).unwrap();
     assert_eq!(workload(&api), pair("Deployment", "api"));
     assert_eq!(stats.pods(), 7);
@@ -199,9 +156,7 @@ async fn apply_watch_events(server: &ApiServer, index: &PodIndex, grace: Duratio
     // --- MODIFIED: labels change.
     server.push(watch_line("MODIFIED"));
     wait_until(Duration::from_secs(5), "MODIFIED labels", || {
-        index
-            .by_uid(WEB_UID)
-            .is_some_and(|p| p.labels.get("version").map(String::as_str) == Some("v2"))
+        index.by_uid(WEB_UID).is_some_and(|p| p.labels.get("version").map(String::as_str) == Some("v2"))
     })
     .await;
     let web = index.by_container_id(WEB).unwrap();
@@ -212,21 +167,14 @@ async fn apply_watch_events(server: &ApiServer, index: &PodIndex, grace: Duratio
     let pushed = Instant::now();
     server.push(watch_line("DELETED"));
     server.push(watch_line("BOOKMARK"));
-    wait_until(Duration::from_secs(5), "DELETED applied", || {
-        stats.tombstones() == 1
-    })
-    .await;
+    wait_until(Duration::from_secs(5), "DELETED applied", || stats.tombstones() == 1).await;
     assert_eq!(stats.pods(), 6);
     let kept = index.by_uid(PG_UID).expect("deleted pod kept during grace");
     assert_eq!(kept.phase.as_deref(), Some("Succeeded"), "final state kept");
     assert_eq!(index.by_container_id(PG).unwrap().uid, PG_UID);
     assert_eq!(index.by_container_id(&PG[..12]).unwrap().uid, PG_UID);
     let purged = wait_until(Duration::from_secs(5), "purge", || stats.purged() == 1).await;
-    assert!(
-        purged - pushed >= grace,
-        "purged after {:?}, before the grace period",
-        purged - pushed
-    );
+    assert!(purged - pushed >= grace, "purged after {:?}, before the grace period", purged - pushed);
     assert!(index.by_uid(PG_UID).is_none());
     assert!(index.by_container_id(PG).is_none());
     assert!(index.by_container_id(PG_OLD).is_none());
@@ -243,22 +191,11 @@ fn assert_requests(server: &ApiServer) {
     let watch = reqs.iter().find(|r| r.is_watch()).expect("a watch request");
     for r in &reqs {
         assert_eq!(r.path, "/api/v1/pods");
-        assert_eq!(
-            r.query.get("fieldSelector").map(String::as_str),
-            Some("spec.nodeName=node-a"),
-            "{r:?}"
-        );
+        assert_eq!(r.query.get("fieldSelector").map(String::as_str), Some("spec.nodeName=node-a"), "{r:?}");
     }
-    assert_eq!(
-        list.query.get("resourceVersion").map(String::as_str),
-        Some("0"),
-        "list served from the watch cache"
-    );
+    assert_eq!(list.query.get("resourceVersion").map(String::as_str), Some("0"), "list served from the watch cache");
     assert!(!list.query.contains_key("limit"), "one unpaged list");
-    assert_eq!(
-        watch.query.get("resourceVersion").map(String::as_str),
-        Some("1000")
-    );
+    assert_eq!(watch.query.get("resourceVersion").map(String::as_str), Some("1000"));
 }
 
 /// A failing list is counted, retried with backoff, and then succeeds.
@@ -267,10 +204,7 @@ async fn list_failure_is_counted_and_retried() {
     let server = ApiServer::start(NODE, vec![None, Some(PODLIST.to_owned())]).await;
     let (index, task) = spawn(&server, Duration::from_mins(1));
     let stats = std::sync::Arc::clone(index.stats());
-    wait_until(Duration::from_secs(10), "sync after retry", || {
-        stats.synced()
-    })
-    .await;
+    wait_until(Duration::from_secs(10), "sync after retry", || stats.synced()).await;
     assert_eq!(stats.watch_errors(), 1);
     assert_eq!(stats.pods(), 6);
     let lists = server.requests().iter().filter(|r| !r.is_watch()).count();
@@ -286,11 +220,7 @@ async fn relist_after_expired_watch_marks_missing_pods_deleted() {
     let items = relisted["items"].as_array_mut().unwrap();
     items.retain(|p| p["metadata"]["uid"] != BARE_UID);
     relisted["metadata"]["resourceVersion"] = "2000".into();
-    let server = ApiServer::start(
-        NODE,
-        vec![Some(PODLIST.to_owned()), Some(relisted.to_string())],
-    )
-    .await;
+    let server = ApiServer::start(NODE, vec![Some(PODLIST.to_owned()), Some(relisted.to_string())]).await;
     let (index, task) = spawn(&server, Duration::from_mins(1));
     let stats = std::sync::Arc::clone(index.stats());
     wait_until(Duration::from_secs(10), "initial list", || stats.synced()).await;

@@ -27,10 +27,7 @@ pub struct Request {
 
 impl Request {
     pub fn is_watch(&self) -> bool {
-        matches!(
-            self.query.get("watch").map(String::as_str),
-            Some("true" | "1")
-        )
+        matches!(self.query.get("watch").map(String::as_str), Some("true" | "1"))
     }
 }
 
@@ -87,12 +84,7 @@ impl ApiServer {
             let _ = tokio::time::timeout(LIFETIME, accept).await;
             // Dropping `conns` aborts every connection.
         });
-        Self {
-            addr,
-            state,
-            feed,
-            task,
-        }
+        Self { addr, state, feed, task }
     }
 
     pub fn url(&self) -> String {
@@ -119,10 +111,7 @@ fn parse_target(target: &str) -> Request {
             (percent_decode(k), percent_decode(v))
         })
         .collect();
-    Request {
-        path: path.to_owned(),
-        query,
-    }
+    Request { path: path.to_owned(), query }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -145,18 +134,14 @@ fn percent_decode(s: &str) -> String {
 }
 
 async fn respond(w: &mut OwnedWriteHalf, status: &str, body: &str) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let head = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
     w.write_all(head.as_bytes()).await?;
     w.write_all(body.as_bytes()).await?;
     w.flush().await
 }
 
 async fn chunk(w: &mut OwnedWriteHalf, data: &str) -> std::io::Result<()> {
-    w.write_all(format!("{:x}\r\n{data}\r\n", data.len()).as_bytes())
-        .await?;
+    w.write_all(format!("{:x}\r\n{data}\r\n", data.len()).as_bytes()).await?;
     w.flush().await
 }
 
@@ -190,18 +175,10 @@ async fn serve_conn(sock: tokio::net::TcpStream, st: Arc<Mutex<State>>) -> std::
             let mut s = st.lock().unwrap();
             s.requests.push(req.clone());
             let want = format!("spec.nodeName={}", s.node);
-            (
-                req.query.get("fieldSelector") == Some(&want),
-                req.is_watch(),
-            )
+            (req.query.get("fieldSelector") == Some(&want), req.is_watch())
         };
         if req.path != "/api/v1/pods" {
-            respond(
-                &mut w,
-                "404 Not Found",
-                &status_body(404, "NotFound", "no such path"),
-            )
-            .await?;
+            respond(&mut w, "404 Not Found", &status_body(404, "NotFound", "no such path")).await?;
             continue;
         }
         if !node_ok {
@@ -212,10 +189,8 @@ async fn serve_conn(sock: tokio::net::TcpStream, st: Arc<Mutex<State>>) -> std::
         }
         if is_watch {
             let feed = st.lock().unwrap().watch_feed.take();
-            w.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-            )
-            .await?;
+            w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
             w.flush().await?;
             if let Some(mut feed) = feed {
                 while let Some(line) = feed.recv().await {
