@@ -81,7 +81,7 @@ fn alerts_carry_runtime_metadata_of_a_short_lived_container() {
         )
         .unwrap();
     let a = s.wait_for("alert with container metadata", |a| {
-        a["rule"] == "Cat in a container" && a["output_fields"]["container.id"] == &id[..12]
+        a["rule"] == "Cat in a container" && a["output_fields"]["container.id"] == id[..12]
     });
     let f = &a["output_fields"];
     assert_eq!(f["container.name"], name.as_str(), "{a}");
@@ -132,7 +132,7 @@ fn cri_pod_container_is_attributed_with_pod_metadata() {
         ))
         .unwrap();
     let a = s.wait_for("alert from the pod", |a| {
-        a["rule"] == "Cat in a pod" && a["output_fields"]["container.id"] == &id[..12]
+        a["rule"] == "Cat in a pod" && a["output_fields"]["container.id"] == id[..12]
     });
     let f = &a["output_fields"];
     assert_eq!(f["k8s.pod.name"], "web-0", "{a}");

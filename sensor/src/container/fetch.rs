@@ -67,14 +67,14 @@ fn merge_pod(into: &mut ContainerMeta, p: &crate::k8s::PodMeta) {
     pod.service_account.clone_from(&p.service_account);
     pod.workload = p.workload.as_ref().map(|w| (w.kind.clone(), w.name.clone()));
     // Without a runtime answer the pod status still names the container.
-    if into.name.is_none() || into.image.is_none() {
-        if let Some(c) = p.containers.iter().find(|c| c.id == into.id) {
-            if into.name.is_none() {
-                into.name = Some(c.name.clone());
-            }
-            if into.image.is_none() {
-                into.image = Some(c.image.clone()).filter(|i| !i.is_empty());
-            }
+    if (into.name.is_none() || into.image.is_none())
+        && let Some(c) = p.containers.iter().find(|c| c.id == into.id)
+    {
+        if into.name.is_none() {
+            into.name = Some(c.name.clone());
+        }
+        if into.image.is_none() {
+            into.image = Some(c.image.clone()).filter(|i| !i.is_empty());
         }
     }
 }
