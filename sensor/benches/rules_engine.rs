@@ -296,5 +296,74 @@ fn bench_recorded(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_recorded);
+/// Cost of container attribution on the detection path: the same recorded
+/// events as host processes, then as processes of a container whose
+/// runtime and pod metadata are cached (a store lookup per event, the
+/// container fields the rules read, the suggested output fields).
+fn bench_enrichment(c: &mut Criterion) {
+    use sensor::container::meta::{ContainerMeta, MetaStore, PodMeta};
+    use sensor::container::{ContainerRef, Runtime};
+    let Some(path) = upstream() else { return };
+    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path] };
+    let data = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded.jsonl"))
+        .expect("recorded events");
+    let host: Vec<sensor::event::Event> = data.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let cref = ContainerRef {
+        id: "3ad7b26ded6d8e7e0e6a3b4f1f2f5a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f".into(),
+        runtime: Runtime::Containerd,
+        pod_uid: Some("0f4b1c6e-2a3d-4e5f-8a9b-0c1d2e3f4a5b".into()),
+    };
+    let in_pod: Vec<sensor::event::Event> = host
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            if let Some(p) = &e.proc {
+                let mut v = p.view.clone();
+                v.container = Some(cref.clone());
+                e.proc = Some(std::sync::Arc::new(sensor::process::SharedView::new(v)));
+            }
+            e
+        })
+        .collect();
+    let mut g = c.benchmark_group("enrichment");
+    g.throughput(Throughput::Elements(host.len() as u64));
+    for (name, evs, with_meta) in [("host", &host, false), ("container_with_metadata", &in_pod, true)] {
+        let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
+        let mut det = sensor::detect::Detector::new(set, sensor::detect::users::Users::host(), 0);
+        if with_meta {
+            let (req_tx, _req_rx) = tokio::sync::mpsc::unbounded_channel();
+            let (ans_tx, ans_rx) = tokio::sync::mpsc::unbounded_channel();
+            det.meta = MetaStore::new(Some(req_tx), Some(ans_rx));
+            det.meta.wants_wait(&cref);
+            let meta = ContainerMeta {
+                id: cref.id.clone(),
+                runtime: "containerd".into(),
+                name: Some("app".into()),
+                image: Some("registry.example:5000/team/app:1.2.3".into()),
+                pod: Some(PodMeta {
+                    name: "web-0".into(),
+                    namespace: "shop".into(),
+                    uid: cref.pod_uid.clone().unwrap_or_default(),
+                    workload: Some(("Deployment".into(), "web".into())),
+                    ..PodMeta::default()
+                }),
+                ..ContainerMeta::default()
+            };
+            let _ = ans_tx.send((cref.id.clone(), Ok(meta)));
+            det.meta.poll();
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut alerts = 0usize;
+                for e in evs {
+                    alerts += det.process(black_box(e)).len();
+                }
+                black_box(alerts)
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_recorded, bench_enrichment);
 criterion_main!(benches);
