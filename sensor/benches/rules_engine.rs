@@ -327,7 +327,9 @@ fn bench_enrichment(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("enrichment");
     g.throughput(Throughput::Elements(host.len() as u64));
-    for (name, evs, with_meta) in [("host", &host, false), ("container_with_metadata", &in_pod, true)] {
+    for (name, evs, with_meta) in
+        [("host", &host, false), ("container_ids_only", &in_pod, false), ("container_with_metadata", &in_pod, true)]
+    {
         let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
         let mut det = sensor::detect::Detector::new(set, sensor::detect::users::Users::host(), 0);
         if with_meta {

@@ -9,7 +9,9 @@ pub mod users;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::container::meta::MetaStore;
+use std::sync::Arc;
+
+use crate::container::meta::{ContainerMeta, MetaStore};
 use crate::event::Event;
 use crate::fdtable::FdTable;
 use crate::rules::output::OutputFormat;
@@ -92,6 +94,7 @@ pub struct Detector {
     rules: RuleSet,
     /// Container metadata, filled off the hot path (host mode: ids only).
     pub meta: MetaStore,
+    last_meta: Option<(String, Arc<ContainerMeta>)>,
     suggested: Option<OutputFormat>,
     fds: FdTable,
     users: Users,
@@ -109,6 +112,7 @@ impl Detector {
         Self {
             rules,
             meta: MetaStore::new(None, None),
+            last_meta: None,
             // A constant: it parses, and a failure would only drop the suffix.
             suggested: OutputFormat::parse(SUGGESTED_OUTPUT).ok(),
             fds: FdTable::new(1024, 65_536),
@@ -118,6 +122,19 @@ impl Detector {
             boot_to_unix_ns,
             fired: HashMap::new(),
         }
+    }
+
+    /// Metadata of a container; consecutive events of one container (the
+    /// common case) skip the map lookup.
+    fn container_meta(&mut self, id: &str) -> Option<Arc<ContainerMeta>> {
+        if let Some((last_id, m)) = &self.last_meta
+            && last_id == id
+        {
+            return Some(m.clone());
+        }
+        let m = self.meta.get(id)?.clone();
+        self.last_meta = Some((id.to_owned(), m.clone()));
+        Some(m)
     }
 
     pub fn hostname(&self) -> &str {
@@ -136,7 +153,7 @@ impl Detector {
     pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
         let cwd = ev.proc.as_deref().and_then(|p| p.cwd.as_deref());
         let fd = self.fds.observe(ev, cwd);
-        let meta = ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.meta.get(&c.id)).cloned();
+        let meta = ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.container_meta(&c.id));
         let fields = EventFields {
             ev,
             meta: meta.as_deref(),
