@@ -9,6 +9,7 @@ pub mod event;
 pub mod fdtable;
 pub mod k8s;
 pub mod metrics;
+pub mod metrics_server;
 pub mod pipeline;
 pub mod process;
 pub mod procfs;

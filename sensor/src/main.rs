@@ -63,6 +63,9 @@ struct KernelArgs {
     /// auto (BTF where they load).
     #[arg(long, value_enum, default_value_t = SyscallHooks::Auto)]
     syscall_hooks: SyscallHooks,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9464).
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(ClapArgs)]
@@ -208,6 +211,14 @@ fn start_kernel(k: &KernelArgs, selection: Selection) -> anyhow::Result<(Loaded,
     Ok((loaded, table))
 }
 
+async fn serve_metrics(k: &KernelArgs, m: &Metrics) -> anyhow::Result<()> {
+    if let Some(addr) = k.metrics_addr {
+        let bound = sensor::metrics_server::serve(addr, m.clone()).await?;
+        eprintln!("sensor: metrics on http://{bound}/metrics");
+    }
+    Ok(())
+}
+
 async fn stream<S: Sink>(mut loaded: Loaded, mut pipe: Pipeline, sink: &mut S) -> anyhow::Result<Pipeline> {
     // Tests and scripts wait for this line before acting.
     eprintln!("sensor: ready");
@@ -228,6 +239,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let filter = Filter { types, pids: (!a.pid.is_empty()).then(|| a.pid.iter().copied().collect()) };
     let mut pipe = Pipeline::new(table, Metrics::new(), filter);
     pipe.enrich = !a.no_enrich;
+    serve_metrics(&a.kernel, &pipe.metrics).await?;
     let mut sink = JsonLines(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
     stream(loaded, pipe, &mut sink).await?;
     Ok(())
@@ -269,9 +281,10 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     metrics.rules_loaded.set(rules.rules().len() as i64);
     metrics.rules_skipped.set(skipped as i64);
-    let pipe = Pipeline::new(table, metrics, Filter::default());
+    serve_metrics(&a.kernel, &metrics).await?;
     let mut detector = Detector::new(rules, Users::host(), pipeline::boot_to_unix_ns());
-    detector.meta = metadata_sources(a.runtime_sockets).await;
+    detector.meta = metadata_sources(a.runtime_sockets, &metrics).await;
+    let pipe = Pipeline::new(table, metrics, Filter::default());
     let mut sink = AlertSink::new(detector, BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
     stream(loaded, pipe, &mut sink).await?;
     info!("{} alerts", sink.alerts);
@@ -280,7 +293,7 @@ async fn run(a: RunArgs) -> anyhow::Result<()> {
 
 /// Container runtimes and the Kubernetes pod watch, whichever this node
 /// has; neither is host mode (container ids only), said once.
-async fn metadata_sources(sockets: Vec<(PathBuf, SocketKind)>) -> MetaStore {
+async fn metadata_sources(sockets: Vec<(PathBuf, SocketKind)>, metrics: &Metrics) -> MetaStore {
     let mut cfg = RuntimesConfig::default();
     if !sockets.is_empty() {
         cfg.sockets = sockets;
@@ -303,6 +316,22 @@ async fn metadata_sources(sockets: Vec<(PathBuf, SocketKind)>) -> MetaStore {
     }
     info!("container metadata from runtimes {names:?}, Kubernetes API: {}", if pods.is_some() { "yes" } else { "no" });
     let runtimes = (!names.is_empty()).then(|| std::sync::Arc::new(runtimes));
+    // The sources keep their own atomics; mirror them into the registry.
+    let (r, p, m) = (runtimes.clone(), pods.clone(), metrics.clone());
+    tokio::spawn(async move {
+        loop {
+            if let Some(r) = &r {
+                let s = r.stats();
+                m.runtime_lookups.set(s.lookups as i64);
+                m.runtime_errors.set(s.errors as i64);
+            }
+            if let Some(p) = &p {
+                m.k8s_pods.set(p.stats().pods() as i64);
+                m.k8s_watch_errors.set(p.stats().watch_errors() as i64);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
     let (tx, rx) = sensor::container::fetch::spawn(runtimes, pods);
     MetaStore::new(Some(tx), Some(rx))
 }

@@ -21,6 +21,11 @@ pub struct Metrics {
     pub alerts_without_pod: IntCounter,
     /// Events released before their container's metadata arrived.
     pub held_unresolved: IntCounter,
+    /// Copied from the metadata sources' own counters.
+    pub k8s_pods: IntGauge,
+    pub k8s_watch_errors: IntGauge,
+    pub runtime_lookups: IntGauge,
+    pub runtime_errors: IntGauge,
 }
 
 impl Metrics {
@@ -68,6 +73,16 @@ impl Metrics {
         .expect("static");
         registry.register(Box::new(alerts_without_pod.clone())).expect("unique");
         registry.register(Box::new(held_unresolved.clone())).expect("unique");
+        let k8s_pods = IntGauge::new("k8s_pods", "Pods of this node known from the Kubernetes API").expect("static");
+        let k8s_watch_errors =
+            IntGauge::new("k8s_watch_errors", "Kubernetes watch errors since start (each retried)").expect("static");
+        let runtime_lookups =
+            IntGauge::new("runtime_lookups", "Container metadata lookups since start").expect("static");
+        let runtime_errors =
+            IntGauge::new("runtime_errors", "Container runtime calls that failed since start").expect("static");
+        for g in [&k8s_pods, &k8s_watch_errors, &runtime_lookups, &runtime_errors] {
+            registry.register(Box::new(g.clone())).expect("unique");
+        }
         let rules_loaded = IntGauge::new("rules_loaded", "Rules loaded and enabled").expect("static");
         let rules_skipped =
             IntGauge::new("rules_skipped", "Rules skipped at load (see the log for why)").expect("static");
@@ -94,6 +109,10 @@ impl Metrics {
             rules_skipped,
             alerts_without_pod,
             held_unresolved,
+            k8s_pods,
+            k8s_watch_errors,
+            runtime_lookups,
+            runtime_errors,
         }
     }
 

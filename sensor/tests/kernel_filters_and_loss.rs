@@ -71,3 +71,42 @@ fn ring_overflow_is_counted_and_reported() {
     assert!(arg(&ev, "count").as_u64().unwrap() > 0);
     assert_eq!(ev["category"], "sensor");
 }
+
+/// A scrape of `/metrics` over real HTTP.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+#[test]
+fn prometheus_metrics_are_served() {
+    if !can_run() {
+        return;
+    }
+    let s = Sensor::start(&["run", "--metrics-addr", "127.0.0.1:0"]);
+    let addr = s
+        .stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|l| l.split_once("metrics on http://").map(|(_, a)| a.trim_end_matches("/metrics").to_owned()))
+        .expect("metrics address line");
+    let tag = unique("metrics");
+    let _ = std::fs::File::open(format!("/nonexistent/{tag}"));
+    // Per-type counts reach the registry on the 500 ms loss tick.
+    let t0 = std::time::Instant::now();
+    let mut body = scrape(&addr);
+    while !body.contains("sensor_events_total{type=\"openat\"}") && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(200));
+        body = scrape(&addr);
+    }
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("sensor_events_total{type=\"openat\"}"), "{body}");
+    assert!(body.contains("sensor_rules_loaded "), "{body}");
+    assert!(body.contains("sensor_alerts_without_pod_metadata_total 0"), "{body}");
+}

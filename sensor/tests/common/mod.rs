@@ -13,6 +13,8 @@ use serde_json::Value;
 
 pub struct Sensor {
     pub pid: u32,
+    /// Every stderr line so far.
+    pub stderr: Arc<Mutex<Vec<String>>>,
     child: Mutex<Child>,
     events: Arc<(Mutex<Vec<Value>>, Condvar)>,
 }
@@ -91,11 +93,14 @@ impl Sensor {
             }
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stderr_lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let lines = stderr_lines.clone();
         std::thread::spawn(move || {
             let mut tx = Some(ready_tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[sensor {pid}] {line}");
+                lines.lock().unwrap().push(line.clone());
                 if line.contains("sensor: ready")
                     && let Some(tx) = tx.take()
                 {
@@ -107,7 +112,7 @@ impl Sensor {
             let _ = child.kill();
             panic!("sensor did not become ready (did the eBPF programs load? see its stderr above)");
         }
-        Sensor { pid, child: Mutex::new(child), events }
+        Sensor { pid, stderr: stderr_lines, child: Mutex::new(child), events }
     }
 
     /// The first event satisfying `pred`, waiting up to 10 s.
