@@ -63,7 +63,7 @@ struct KernelArgs {
     /// auto (BTF where they load).
     #[arg(long, value_enum, default_value_t = SyscallHooks::Auto)]
     syscall_hooks: SyscallHooks,
-    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9464).
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. 0.0.0.0:9464).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
 }
