@@ -2,26 +2,15 @@
 //! the real binary, real files.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::upstream_rules;
+
 fn sensor() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sensor"))
-}
-
-/// `../shared/falco/falco_rules.yaml` beside an ancestor of the crate.
-pub fn upstream_rules() -> Option<PathBuf> {
-    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let c = d.join("shared/falco/falco_rules.yaml");
-        if c.exists() {
-            return Some(c);
-        }
-        dir = d.parent().map(PathBuf::from);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "shared/falco/falco_rules.yaml missing in CI");
-    eprintln!("SKIPPED: shared/falco/falco_rules.yaml not found above the crate");
-    None
 }
 
 fn malformed(name: &str) -> PathBuf {

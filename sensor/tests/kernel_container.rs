@@ -61,17 +61,7 @@ fn alerts_carry_runtime_metadata_of_a_short_lived_container() {
         "- rule: Cat in a container\n  desc: test rule\n  condition: evt.type in (execve, execveat) and container.id != host and proc.name = cat\n  output: cat in a container (image=%container.image name=%container.name label=%container.label[app])\n  priority: NOTICE\n",
     )
     .unwrap();
-    let sock = format!("docker:{}", d.socket.display());
-    let s = common::Sensor::start(&[
-        "run",
-        "--no-default-rules",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--runtime-socket",
-        &sock,
-        "--syscall-hooks",
-        "btf",
-    ]);
+    let s = common::run_with_rules(&rules, &["--runtime-socket", &format!("docker:{}", d.socket.display())]);
     let name = unique("name");
     let tag = unique("meta");
     let id = d
@@ -108,17 +98,7 @@ fn cri_pod_container_is_attributed_with_pod_metadata() {
         "- rule: Cat in a pod\n  desc: test rule\n  condition: evt.type = execve and container.id != host and proc.name = cat\n  output: cat in a pod (pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid image=%container.image name=%container.name)\n  priority: NOTICE\n",
     )
     .unwrap();
-    let sock = format!("cri:{}", env.socket.display());
-    let s = common::Sensor::start(&[
-        "run",
-        "--no-default-rules",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--runtime-socket",
-        &sock,
-        "--syscall-hooks",
-        "btf",
-    ]);
+    let s = common::run_with_rules(&rules, &["--runtime-socket", &format!("cri:{}", env.socket.display())]);
     let uid = "5b7c9d2e-aaaa-4bbb-8ccc-0123456789ab";
     let tag = unique("pod");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

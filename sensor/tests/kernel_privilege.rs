@@ -94,16 +94,8 @@ fn unshare_setns_mount_umount() {
 #[test]
 fn ptrace_attach_reports_request_and_target() {
     let Some(s) = sensor() else { return };
-    let mut victim = Command::new("/bin/sleep").arg("30").spawn().unwrap();
-    let vpid = nix::unistd::Pid::from_raw(victim.id() as i32);
-    nix::sys::ptrace::attach(vpid).unwrap();
-    let _ = nix::sys::wait::waitpid(vpid, None);
-    let _ = nix::sys::ptrace::detach(vpid, None);
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    let ev = s.wait_for("ptrace attach", |e| {
-        is(e, "ptrace") && e["pid"] == me() && arg(e, "pid") == i64::from(vpid.as_raw())
-    });
+    let vpid = common::ptrace_attach_a_sleeper();
+    let ev = s.wait_for("ptrace attach", |e| is(e, "ptrace") && e["pid"] == me() && arg(e, "pid") == i64::from(vpid));
     assert_eq!(arg(&ev, "request"), libc::PTRACE_ATTACH);
     assert_eq!(ev["ret"], 0);
 }

@@ -6,43 +6,19 @@ mod common;
 
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use common::{Sensor, unique};
 use serde_json::Value;
 
-fn upstream() -> Option<PathBuf> {
-    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let c = d.join("shared/falco/falco_rules.yaml");
-        if c.exists() {
-            return Some(c);
-        }
-        dir = d.parent().map(PathBuf::from);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "shared/falco/falco_rules.yaml missing in CI");
-    eprintln!("SKIPPED: shared/falco/falco_rules.yaml not found");
-    None
-}
-
 /// One `sensor run --rules <upstream>` for all tests of this file.
 fn falco() -> Option<&'static Sensor> {
     static S: OnceLock<Option<Sensor>> = OnceLock::new();
     S.get_or_init(|| {
         common::sensor()?;
-        let rules = upstream()?;
-        Some(Sensor::start(&[
-            "run",
-            "--no-default-rules",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--rule-matching",
-            "all",
-            "--syscall-hooks",
-            "btf",
-        ]))
+        let rules = common::upstream_rules()?;
+        Some(common::run_with_rules(&rules, &["--rule-matching", "all"]))
     })
     .as_ref()
 }
@@ -89,13 +65,7 @@ fn symlink_over_etc() {
 #[test]
 fn ptrace_attach_to_a_process() {
     let Some(s) = falco() else { return };
-    let mut victim = Command::new("/bin/sleep").arg("30").spawn().unwrap();
-    let vpid = nix::unistd::Pid::from_raw(victim.id() as i32);
-    nix::sys::ptrace::attach(vpid).unwrap();
-    let _ = nix::sys::wait::waitpid(vpid, None);
-    let _ = nix::sys::ptrace::detach(vpid, None);
-    victim.kill().unwrap();
-    victim.wait().unwrap();
+    common::ptrace_attach_a_sleeper();
     // The test binary is the tracer: its name is in the alert.
     let me = std::env::current_exe().unwrap().to_str().unwrap().to_owned();
     let a = s.wait_for("PTRACE attached to process", |a| {

@@ -179,3 +179,39 @@ pub fn arg<'a>(ev: &'a Value, name: &str) -> &'a Value {
 pub fn tid() -> u64 {
     u64::from(nix::unistd::gettid().as_raw() as u32)
 }
+
+/// Attaches to a fresh `sleep` with `PTRACE_ATTACH`, detaches, kills it;
+/// returns its pid.
+pub fn ptrace_attach_a_sleeper() -> i32 {
+    let mut victim = std::process::Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let vpid = nix::unistd::Pid::from_raw(victim.id() as i32);
+    nix::sys::ptrace::attach(vpid).unwrap();
+    let _ = nix::sys::wait::waitpid(vpid, None);
+    let _ = nix::sys::ptrace::detach(vpid, None);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    vpid.as_raw()
+}
+
+/// `../shared/falco/falco_rules.yaml` beside an ancestor of the crate; a
+/// missing file fails under CI and skips (saying why) elsewhere.
+pub fn upstream_rules() -> Option<std::path::PathBuf> {
+    let mut dir = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        let c = d.join("shared/falco/falco_rules.yaml");
+        if c.exists() {
+            return Some(c);
+        }
+        dir = d.parent().map(std::path::PathBuf::from);
+    }
+    assert!(!in_ci(), "shared/falco/falco_rules.yaml missing in CI");
+    eprintln!("SKIPPED: shared/falco/falco_rules.yaml not found above the crate");
+    None
+}
+
+/// `sensor run` with one rules file and optional extra arguments.
+pub fn run_with_rules(rules: &std::path::Path, extra: &[&str]) -> Sensor {
+    let mut args = vec!["run", "--no-default-rules", "--rules", rules.to_str().unwrap(), "--syscall-hooks", "btf"];
+    args.extend_from_slice(extra);
+    Sensor::start(&args)
+}
