@@ -92,3 +92,23 @@ fn fileless_execution_from_memfd() {
     });
     assert_eq!(a["priority"], "Critical");
 }
+
+#[test]
+fn builtin_rules_fire_on_a_shell_reading_shadow() {
+    if common::sensor().is_none() {
+        return;
+    }
+    // The built-in rules only (no --rules): what a node runs by default.
+    let s = Sensor::start(&["run", "--syscall-hooks", "btf"]);
+    let dir = tempfile::tempdir().unwrap();
+    // A copy named like a shell: the rule keys on the process name.
+    let sh = dir.path().join("bash");
+    std::fs::copy("/bin/cat", &sh).unwrap();
+    assert!(Command::new(&sh).arg("/etc/shadow").output().unwrap().status.success());
+    let a = s.wait_for("Sensitive file read by a shell", |a| {
+        a["rule"] == "Sensitive file read by a shell" && field(a, "proc.exepath") == sh.to_str().unwrap()
+    });
+    assert_eq!(field(&a, "fd.name"), "/etc/shadow");
+    assert_eq!(a["priority"], "Warning");
+    assert!(a["output"].as_str().unwrap().contains("container_id=host"), "{a}");
+}
