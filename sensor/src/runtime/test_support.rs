@@ -1,7 +1,7 @@
 //! Test helpers: private dockerd / containerd daemons under a temp dir, local busybox images.
 //! Every daemon and container is stopped by PID in `Drop`, so cleanup also runs on panic.
 //!
-//! Needs the Debian packages `docker.io containerd runc busybox-static` (see NOTES.md).
+//! Needs the Debian packages `docker.io containerd runc busybox-static` (`scripts/setup.sh` installs them).
 
 #![allow(clippy::missing_panics_doc, clippy::unwrap_used, clippy::expect_used)]
 
