@@ -9,6 +9,7 @@ use aya_ebpf::{
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
+use aya_log_ebpf::warn;
 use sensor_common::{
     CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
     MAX_ARGV, MAX_STR, TaskOffsets, clone_mode, flags, kind, loss,
@@ -48,6 +49,8 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         let mut hflags = 0u16;
         let (ppid, start, euid, egid) = task_ids(task, &off).unwrap_or_else(|| {
             count_loss(loss::TASK_READ);
+            // Rare by construction: it means an offset from BTF is wrong.
+            warn!(ctx, "exec: task fields unreadable; check the BTF offsets");
             (0, 0, 0, 0)
         });
         (*body).ppid = ppid;
@@ -166,6 +169,7 @@ fn try_fork(ctx: &BtfTracePointContext) -> Option<()> {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => {
                 count_loss(loss::TASK_READ);
+                warn!(ctx, "fork: child task fields unreadable; check the BTF offsets");
                 return None;
             }
         }

@@ -202,9 +202,30 @@ pub async fn run<S: Sink>(
     let mut drain = tokio::time::interval(DRAIN_INTERVAL);
     drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut losses = tokio::time::interval(Duration::from_millis(500));
+    // Kernel-side warnings (aya-log), forwarded to the agent's log.
+    let mut kernel_log = match aya_log::EbpfLogger::init(&mut loaded.ebpf) {
+        // SAFETY: the logger owns its ring-buffer map fd for its whole life,
+        // and the AsyncFd owns the logger.
+        Ok(l) => unsafe { AsyncFd::register_with_interest(l, tokio::io::Interest::READABLE) }.ok(),
+        Err(e) => {
+            warn!("kernel log unavailable: {e}");
+            None
+        }
+    };
     tokio::pin!(stop);
     loop {
         tokio::select! {
+            guard = async {
+                match &mut kernel_log {
+                    Some(l) => l.readable_mut().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Ok(mut guard) = guard {
+                    guard.get_inner_mut().flush();
+                    guard.clear_ready();
+                }
+            }
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(PipelineError::Poll)?;
                 drain_ring(guard.get_inner_mut(), pipe, out)?;
