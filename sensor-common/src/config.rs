@@ -68,7 +68,18 @@ pub struct TaskOffsets {
     pub kernfs_node_name: u32,
     /// `kernfs_node.parent` (`__parent` since 6.15).
     pub kernfs_node_parent: u32,
-    pub reserved: u32,
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_fd: u32,
+    pub fdtable_max_fds: u32,
+    pub file_private_data: u32,
+    pub socket_sk: u32,
+    /// Offsets inside `struct sock` (its `__sk_common` included).
+    pub sk_family: u32,
+    pub sk_num: u32,
+    pub sk_rcv_saddr: u32,
+    /// `u32::MAX` on kernels without IPv6.
+    pub sk_v6_rcv_saddr: u32,
 }
 
 /// `SyscallConf::flags` bits.
@@ -121,7 +132,18 @@ pub struct SyscallConf {
     pub extra_arg: u8,
     /// Bytes to copy for `extra` (at most 8 * `EXTRA_WORDS`).
     pub extra_len: u8,
-    pub reserved: [u8; 2],
+    /// Which fd is a socket whose local address to record (`sock_fd::*`).
+    pub sock_fd: u8,
+    pub reserved: u8,
+}
+
+/// Where the socket of a network syscall is (`SyscallConf::sock_fd`).
+pub mod sock_fd {
+    pub const NONE: u8 = 0;
+    /// `args[0]` (connect, bind, sendto, ...).
+    pub const ARG0: u8 = 1;
+    /// The returned fd (accept).
+    pub const RET: u8 = 2;
 }
 
 #[cfg(feature = "user")]

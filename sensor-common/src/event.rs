@@ -126,7 +126,13 @@ pub struct SyscallBody {
     /// User memory pointed to by an argument (`open_how`, `clone_args`).
     pub extra: [u64; EXTRA_WORDS],
     pub addr: [u8; MAX_SOCKADDR],
+    /// The socket's own address (`sockaddr_in`/`sockaddr_in6` layout; family
+    /// 0 when unknown): connect's and accept's local end.
+    pub local: [u8; LOCAL_SOCKADDR],
 }
+
+/// `sizeof(struct sockaddr_in6)`.
+pub const LOCAL_SOCKADDR: usize = 28;
 
 pub const HEADER_SIZE: usize = core::mem::size_of::<EventHeader>();
 pub const EXEC_BODY_SIZE: usize = core::mem::size_of::<ExecBody>();

@@ -2,6 +2,7 @@
 //! result at exit, strings and socket addresses read at exit (for accept and
 //! recvfrom the kernel fills them in only then), one record per call.
 
+use aya_ebpf::helpers::generated::bpf_get_current_task;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
@@ -11,8 +12,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    EXTRA_WORDS, HEADER_SIZE, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf,
-    addr_mode, flags, kind, loss, sysflags,
+    EXTRA_WORDS, HEADER_SIZE, LOCAL_SOCKADDR, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody,
+    SyscallConf, TaskOffsets, addr_mode, flags, kind, loss, sock_fd, sysflags,
 };
 
 use crate::{
@@ -215,11 +216,63 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
 
         read_addr(body, args, conf, &mut hflags);
         read_extra(body, args, conf, &mut hflags);
+        (*body).local = [0; LOCAL_SOCKADDR];
+        let fd = match conf.sock_fd {
+            sock_fd::ARG0 => args[0] as i32 as i64,
+            sock_fd::RET => ret,
+            _ => -1,
+        };
+        if fd >= 0
+            && let Some(cfg) = CONFIG.get(0)
+        {
+            read_local(body, fd as u64, &cfg.task);
+        }
 
         (*hdr).flags = hflags;
         submit(buf, off);
     }
 }
+
+/// The socket's own address, through `current->files->fdt->fd[fd]->
+/// private_data->sk`, written as a `sockaddr_in`/`sockaddr_in6`.
+#[inline(always)]
+unsafe fn read_local(body: *mut SyscallBody, fd: u64, off: &TaskOffsets) {
+    // SAFETY: every kernel read goes through bpf_probe_read_kernel; body
+    // points into the scratch buffer.
+    unsafe {
+        let task = bpf_get_current_task();
+        let Some(files) = read::<u64>(task, off.task_files) else { return };
+        let Some(fdt) = read::<u64>(files, off.files_fdt) else { return };
+        let Some(max) = read::<u32>(fdt, off.fdtable_max_fds) else { return };
+        if fd >= u64::from(max) {
+            return;
+        }
+        let Some(fds) = read::<u64>(fdt, off.fdtable_fd) else { return };
+        let Some(file) = read::<u64>(fds + fd * 8, 0) else { return };
+        let Some(sock) = read::<u64>(file, off.file_private_data) else { return };
+        let Some(sk) = read::<u64>(sock, off.socket_sk) else { return };
+        let Some(family) = read::<u16>(sk, off.sk_family) else { return };
+        let Some(port) = read::<u16>(sk, off.sk_num) else { return };
+        let local = &mut (*body).local;
+        match family {
+            AF_INET => {
+                let Some(addr) = read::<[u8; 4]>(sk, off.sk_rcv_saddr) else { return };
+                local[4..8].copy_from_slice(&addr);
+            }
+            AF_INET6 if off.sk_v6_rcv_saddr != u32::MAX => {
+                let Some(addr) = read::<[u8; 16]>(sk, off.sk_v6_rcv_saddr) else { return };
+                local[8..24].copy_from_slice(&addr);
+            }
+            _ => return,
+        }
+        local[0..2].copy_from_slice(&family.to_ne_bytes());
+        // skc_num is in host order; a sockaddr holds the port big-endian.
+        local[2..4].copy_from_slice(&port.to_be_bytes());
+    }
+}
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
 
 #[inline(always)]
 fn arg(args: &[u64; 6], i: u8) -> u64 {

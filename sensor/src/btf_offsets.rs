@@ -52,7 +52,19 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         cgroup_kn: off("cgroup", "kn")?,
         kernfs_node_name: off("kernfs_node", "name")?,
         kernfs_node_parent: off("kernfs_node", "__parent").or_else(|_| off("kernfs_node", "parent"))?,
-        reserved: 0,
+        task_files: off("task_struct", "files")?,
+        files_fdt: off("files_struct", "fdt")?,
+        fdtable_fd: off("fdtable", "fd")?,
+        fdtable_max_fds: off("fdtable", "max_fds")?,
+        file_private_data: off("file", "private_data")?,
+        socket_sk: off("socket", "sk")?,
+        sk_family: off("sock", "__sk_common")? + off("sock_common", "skc_family")?,
+        sk_num: off("sock", "__sk_common")? + off("sock_common", "skc_num")?,
+        sk_rcv_saddr: off("sock", "__sk_common")? + off("sock_common", "skc_rcv_saddr")?,
+        sk_v6_rcv_saddr: match off("sock_common", "skc_v6_rcv_saddr") {
+            Ok(o) => off("sock", "__sk_common")? + o,
+            Err(_) => u32::MAX,
+        },
     })
 }
 

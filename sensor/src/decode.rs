@@ -256,6 +256,10 @@ fn decode_syscall(buf: &[u8], ev: &mut Event, syscalls: &[Option<&'static Syscal
             if n > 0 {
                 ev.args.push("addr", Arg::Addr(sockaddr(&b.addr[..n])));
             }
+            // Family 0: the kernel could not read the socket's own address.
+            if b.local[0..2] != [0, 0] {
+                ev.args.push("local", Arg::Addr(sockaddr(&b.local)));
+            }
         }
         Shape::None => {}
     }

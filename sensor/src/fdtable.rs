@@ -272,6 +272,11 @@ impl FdTable {
                         }
                     }
                 }
+                if let Some(Arg::Addr(l)) = a.get("local")
+                    && let Some(ep) = endpoint(l)
+                {
+                    info.local = Some(ep);
+                }
                 if ev.kind == "connect" {
                     // EINPROGRESS: a non-blocking connect under way.
                     info.connected = ret == 0 || ret == -115;
@@ -290,7 +295,11 @@ impl FdTable {
                 let mut info = FdInfo::socket(ret, kind, listener.as_ref().and_then(|l| l.l4proto));
                 info.is_server = true;
                 info.connected = ret >= 0;
-                info.local = listener.as_ref().and_then(|l| l.local.clone());
+                info.local = match a.get("local") {
+                    Some(Arg::Addr(l)) => endpoint(l),
+                    _ => None,
+                }
+                .or_else(|| listener.as_ref().and_then(|l| l.local.clone()));
                 info.remote = peer.and_then(endpoint);
                 info.path = listener.and_then(|l| l.path);
                 if ret >= 0 {

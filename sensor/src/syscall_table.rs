@@ -2,7 +2,7 @@
 //! syscall-agnostic: this table, written into the `SYSCALLS` map at load,
 //! tells it which arguments are strings and where socket addresses live.
 
-use sensor_common::{SyscallConf, addr_mode, clone_mode, sysflags};
+use sensor_common::{SyscallConf, addr_mode, clone_mode, sock_fd, sysflags};
 
 /// Broad family of an event, also usable as a `--type` filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -62,7 +62,8 @@ const fn conf(flags: u8, strs: [u8; 3]) -> SyscallConf {
         clone_mode: clone_mode::NONE,
         extra_arg: 0,
         extra_len: 0,
-        reserved: [0; 2],
+        sock_fd: sock_fd::NONE,
+        reserved: 0,
     }
 }
 
@@ -77,6 +78,8 @@ const fn net(mode: u8, addr_arg: u8, len_arg: u8) -> SyscallConf {
     c.addr_mode = mode;
     c.addr_arg = addr_arg;
     c.len_arg = len_arg;
+    // The socket is the first argument, except for accept's new one.
+    c.sock_fd = if mode == addr_mode::PTR_LENPTR && addr_arg == 1 { sock_fd::RET } else { sock_fd::ARG0 };
     c
 }
 

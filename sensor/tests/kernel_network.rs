@@ -33,6 +33,7 @@ fn tcp_connect_accept_bind_listen_socket() {
     });
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let cfd = client.as_raw_fd();
+    let cport = client.local_addr().unwrap().port();
     client.write_all(b"ping").unwrap();
     let (peer, server_tid) = server.join().unwrap();
 
@@ -41,12 +42,16 @@ fn tcp_connect_accept_bind_listen_socket() {
     assert_eq!(arg(&ev, "fd"), cfd);
     assert_eq!(arg(&ev, "addr")["family"], "inet");
     assert_eq!(ev["category"], "network");
+    // The socket's own end, read from the kernel's socket.
+    assert_eq!(arg(&ev, "local")["port"], cport, "{ev}");
+    assert_eq!(arg(&ev, "local")["ip"], "127.0.0.1");
 
     let ev = s.wait_for("accept", |e| {
         matches!(e["type"].as_str(), Some("accept" | "accept4")) && e["tid"] == server_tid && arg(e, "fd") == lfd
     });
     assert!(addr_is(&ev, "127.0.0.1", peer.port()), "{ev}");
     assert!(ev["ret"].as_i64().unwrap() >= 0);
+    assert_eq!(arg(&ev, "local")["port"], port, "accepted socket's local end is the listener's port: {ev}");
 
     let ev = s.wait_for("bind", |e| is(e, "bind") && e["tid"] == me && arg(e, "fd") == lfd);
     assert!(addr_is(&ev, "127.0.0.1", 0), "{ev}");

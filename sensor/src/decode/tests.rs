@@ -31,8 +31,17 @@ fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]
     }
     let mut a = [0u8; sensor_common::MAX_SOCKADDR];
     a[..addr.len()].copy_from_slice(addr);
-    let body =
-        SyscallBody { nr, addr_len: addr.len() as u16, str_lens, reserved: 0, ret, args, extra: [0; 3], addr: a };
+    let body = SyscallBody {
+        nr,
+        addr_len: addr.len() as u16,
+        str_lens,
+        reserved: 0,
+        ret,
+        args,
+        extra: [0; 3],
+        addr: a,
+        local: [0; 28],
+    };
     let tail: Vec<u8> = strs.concat();
     let size = HEADER_SIZE + SYSCALL_BODY_SIZE + tail.len();
     let mut out = bytes_of(&header(kind::SYSCALL, size));

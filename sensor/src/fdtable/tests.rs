@@ -126,3 +126,23 @@ fn bounds_are_enforced_and_counted() {
     assert!(t.stats().processes <= 2);
     assert_eq!(t.stats().evicted, 8);
 }
+
+#[test]
+fn connect_with_the_kernel_read_local_end_names_both_ends() {
+    let mut t = FdTable::new(16, 16);
+    t.observe(&ev("socket", 7, 3, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1))]), None);
+    let c = t
+        .observe(
+            &ev(
+                "connect",
+                7,
+                0,
+                vec![("fd", Arg::Int(3)), ("addr", inet("10.0.0.1", 443)), ("local", inet("10.1.1.1", 5555))],
+            ),
+            None,
+        )
+        .unwrap();
+    assert_eq!(c.name().as_deref(), Some("10.1.1.1:5555->10.0.0.1:443"));
+    let (client, server) = c.client_server();
+    assert_eq!((client.unwrap().port, server.unwrap().port), (5555, 443));
+}
