@@ -122,3 +122,36 @@ fn cri_pod_container_is_attributed_with_pod_metadata() {
     assert_eq!(f["container.image"], CRI_BUSYBOX);
     assert!(a["output"].as_str().unwrap().contains("k8s_pod_name=web-0 k8s_ns_name=shop"), "{a}");
 }
+
+#[test]
+fn user_names_come_from_the_containers_own_passwd() {
+    let Some(_) = sensor() else { return };
+    let Some(mut d) = docker() else { return };
+    // An image whose /etc/passwd names uid 4242, which the host does not know.
+    let base = unique("passwd-base");
+    d.run_detached(
+        &base,
+        &["--network", "none", IMAGE, "sh", "-c", "echo 'ctruser:x:4242:4242::/:/bin/sh' > /etc/passwd"],
+    )
+    .unwrap();
+    d.cli_wait(&base);
+    let image = "sensortest-users:1";
+    d.commit(&base, image).unwrap();
+    let rules = d.dir().join("users.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Cat by a container user\n  desc: test rule\n  condition: evt.type = execve and container.id != host and proc.name = cat\n  output: cat by %user.name (uid=%user.uid)\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &[]);
+    // A short-lived exec in a running container: its own /proc entry may be
+    // gone when the event is processed; the container's init is not.
+    let id = d.run_detached(&unique("u"), &["--network", "none", image, "sleep", "30"]).unwrap();
+    let out = d.docker().args(["exec", "--user", "4242", &id, "/bin/cat", "/etc/passwd"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let a = s.wait_for("alert naming the container's user", |a| {
+        a["rule"] == "Cat by a container user" && a["output_fields"]["container.id"] == id[..12]
+    });
+    assert_eq!(a["output_fields"]["user.uid"], 4242, "{a}");
+    assert_eq!(a["output_fields"]["user.name"], "ctruser", "{a}");
+}

@@ -48,6 +48,7 @@ fn from_runtime(m: &runtime::ContainerMeta) -> ContainerMeta {
             })
             .collect(),
         started_at_ns: m.started_at_ns,
+        pid: m.pid,
         pod: m.pod.as_ref().map(|p| PodMeta {
             name: p.name.clone(),
             namespace: p.namespace.clone(),

@@ -48,6 +48,8 @@ pub struct ContainerMeta {
     pub privileged: Option<bool>,
     pub mounts: Vec<Mount>,
     pub started_at_ns: Option<u64>,
+    /// Host pid of the container's init process, while it runs.
+    pub pid: Option<u32>,
     pub pod: Option<PodMeta>,
 }
 

@@ -95,6 +95,7 @@ pub struct Detector {
     /// Container metadata, filled off the hot path (host mode: ids only).
     pub meta: MetaStore,
     last_meta: Option<(String, Arc<ContainerMeta>)>,
+    container_users: HashMap<String, Arc<Users>>,
     suggested: Option<OutputFormat>,
     fds: FdTable,
     users: Users,
@@ -113,6 +114,7 @@ impl Detector {
             rules,
             meta: MetaStore::new(None, None),
             last_meta: None,
+            container_users: HashMap::new(),
             // A constant: it parses, and a failure would only drop the suffix.
             suggested: OutputFormat::parse(SUGGESTED_OUTPUT).ok(),
             fds: FdTable::new(1024, 65_536),
@@ -137,6 +139,24 @@ impl Detector {
         Some(m)
     }
 
+    /// The container's own users and groups (its image's /etc/passwd, read
+    /// once per container through /proc/PID/root): uid 1000 is not the same
+    /// name in a container as on the host. `None` when unreadable (the
+    /// process is gone); the next event of the container tries again.
+    fn container_users(&mut self, id: &str, pid: u32) -> Option<Arc<Users>> {
+        if let Some(u) = self.container_users.get(id) {
+            return Some(u.clone());
+        }
+        let root = std::path::PathBuf::from(format!("/proc/{pid}/root/etc"));
+        let u = Users::read(&root.join("passwd"), &root.join("group"))?;
+        if self.container_users.len() >= 4096 {
+            self.container_users.clear();
+        }
+        let u = Arc::new(u);
+        self.container_users.insert(id.to_owned(), u.clone());
+        Some(u)
+    }
+
     pub fn hostname(&self) -> &str {
         &self.hostname
     }
@@ -153,12 +173,21 @@ impl Detector {
     pub fn process(&mut self, ev: &Event) -> Vec<Alert> {
         let cwd = ev.proc.as_deref().and_then(|p| p.cwd.as_deref());
         let fd = self.fds.observe(ev, cwd);
-        let meta = ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.container_meta(&c.id));
+        let container = ev.proc.as_deref().and_then(|p| p.container.as_ref());
+        let meta = container.and_then(|c| self.container_meta(&c.id));
+        let users = match container {
+            // The event's process may be gone already; the container's init
+            // (from runtime metadata) shares its root.
+            Some(c) => self
+                .container_users(&c.id, ev.pid)
+                .or_else(|| meta.as_ref().and_then(|m| m.pid).and_then(|p| self.container_users(&c.id, p))),
+            None => None,
+        };
         let fields = EventFields {
             ev,
             meta: meta.as_deref(),
             fd: fd.as_ref(),
-            users: &self.users,
+            users: users.as_deref().unwrap_or(&self.users),
             hostname: &self.hostname,
             boot_to_unix_ns: self.boot_to_unix_ns,
         };

@@ -1,7 +1,6 @@
-//! uid/gid → names from the host's /etc/passwd and /etc/group, read once.
-//! Processes in containers use their image's files, which this does not
-//! see: their ids resolve only when the host knows them (Falco reads the
-//! container's files through /proc/PID/root; not done yet).
+//! uid/gid → names from /etc/passwd and /etc/group: the host's, read once,
+//! and each container's own, read through /proc/PID/root (see
+//! `Detector::container_users`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +21,13 @@ impl Users {
             u.groups = parse_group(&t);
         }
         u
+    }
+
+    /// Like [`Users::load`], but `None` when the passwd file cannot be read.
+    pub fn read(passwd: &Path, group: &Path) -> Option<Self> {
+        let p = std::fs::read_to_string(passwd).ok()?;
+        let g = std::fs::read_to_string(group).unwrap_or_default();
+        Some(Users { users: parse_passwd(&p), groups: parse_group(&g) })
     }
 
     pub fn host() -> Self {

@@ -259,6 +259,16 @@ impl DockerEnv {
         Ok(out.trim().to_owned())
     }
 
+    /// Waits for a container to exit (`docker wait`).
+    pub fn cli_wait(&self, name: &str) {
+        let _ = run(self.docker().args(["wait", name]));
+    }
+
+    /// `docker commit CONTAINER IMAGE`.
+    pub fn commit(&self, container: &str, image: &str) -> Result<(), String> {
+        run(self.docker().args(["commit", container, image])).map(|_| ())
+    }
+
     /// `docker create --name NAME ARGS` (created, not started); removed on drop.
     pub fn create(&mut self, name: &str, args: &[&str]) -> Result<String, String> {
         self.containers.push(name.to_owned());
