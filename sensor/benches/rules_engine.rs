@@ -338,10 +338,13 @@ fn bench_enrichment(c: &mut Criterion) {
             det.meta = MetaStore::new(Some(req_tx), Some(ans_rx));
             det.meta.wants_wait(&cref);
             let meta = ContainerMeta {
-                id: cref.id.clone(),
-                runtime: "containerd".into(),
-                name: Some("app".into()),
-                image: Some("registry.example:5000/team/app:1.2.3".into()),
+                container: sensor::runtime::ContainerMeta {
+                    id: cref.id.clone(),
+                    runtime: "containerd",
+                    name: Some("app".into()),
+                    image: Some("registry.example:5000/team/app:1.2.3".into()),
+                    ..Default::default()
+                },
                 pod: Some(PodMeta {
                     name: "web-0".into(),
                     namespace: "shop".into(),
@@ -349,7 +352,6 @@ fn bench_enrichment(c: &mut Criterion) {
                     workload: Some(("Deployment".into(), "web".into())),
                     ..PodMeta::default()
                 }),
-                ..ContainerMeta::default()
             };
             let _ = ans_tx.send((cref.id.clone(), Ok(meta)));
             det.meta.poll();

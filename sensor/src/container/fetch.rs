@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::meta::{Answer, ContainerMeta, Mount, PodMeta};
+use super::meta::{Answer, ContainerMeta, PodMeta};
 use super::{ContainerRef, Runtime};
 use crate::k8s::PodIndex;
 use crate::runtime::{self, Runtimes};
@@ -28,27 +28,7 @@ fn hint(r: Runtime) -> Option<&'static str> {
 
 fn from_runtime(m: &runtime::ContainerMeta) -> ContainerMeta {
     ContainerMeta {
-        id: m.id.clone(),
-        runtime: m.runtime.to_owned(),
-        name: m.name.clone(),
-        image: m.image.clone(),
-        image_id: m.image_id.clone(),
-        image_digest: m.image_digest.clone(),
-        labels: m.labels.clone(),
-        privileged: m.privileged,
-        mounts: m
-            .mounts
-            .iter()
-            .map(|x| Mount {
-                source: x.source.clone(),
-                destination: x.destination.clone(),
-                mode: x.mode.clone().unwrap_or_default(),
-                read_only: x.read_only,
-                propagation: x.propagation.clone().unwrap_or_default(),
-            })
-            .collect(),
-        started_at_ns: m.started_at_ns,
-        pid: m.pid,
+        container: m.clone(),
         pod: m.pod.as_ref().map(|p| PodMeta {
             name: p.name.clone(),
             namespace: p.namespace.clone(),
@@ -68,14 +48,15 @@ fn merge_pod(into: &mut ContainerMeta, p: &crate::k8s::PodMeta) {
     pod.service_account.clone_from(&p.service_account);
     pod.workload = p.workload.as_ref().map(|w| (w.kind.clone(), w.name.clone()));
     // Without a runtime answer the pod status still names the container.
-    if (into.name.is_none() || into.image.is_none())
-        && let Some(c) = p.containers.iter().find(|c| c.id == into.id)
+    let c = &mut into.container;
+    if (c.name.is_none() || c.image.is_none())
+        && let Some(s) = p.containers.iter().find(|s| s.id == c.id)
     {
-        if into.name.is_none() {
-            into.name = Some(c.name.clone());
+        if c.name.is_none() {
+            c.name = Some(s.name.clone());
         }
-        if into.image.is_none() {
-            into.image = Some(c.image.clone()).filter(|i| !i.is_empty());
+        if c.image.is_none() {
+            c.image = Some(s.image.clone()).filter(|i| !i.is_empty());
         }
     }
 }
@@ -109,7 +90,7 @@ pub async fn resolve(
     let mut meta = match &rt {
         Ok(m) => from_runtime(m),
         Err(_) => {
-            ContainerMeta { id: c.id.clone(), runtime: c.runtime.as_str().to_owned(), ..ContainerMeta::default() }
+            ContainerMeta { container: runtime::ContainerMeta { id: c.id.clone(), ..Default::default() }, pod: None }
         }
     };
     let mut got_pod = false;

@@ -8,22 +8,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::ContainerRef;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Mount {
-    pub source: String,
-    pub destination: String,
-    pub mode: String,
-    pub read_only: bool,
-    pub propagation: String,
-}
-
 /// Kubernetes metadata of a pod.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodMeta {
     pub name: String,
     pub namespace: String,
@@ -35,21 +25,11 @@ pub struct PodMeta {
     pub service_account: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// What rules see of a container: the runtime's answer and the pod it
+/// runs in (runtime labels merged with the Kubernetes API's view).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerMeta {
-    pub id: String,
-    pub runtime: String,
-    pub name: Option<String>,
-    /// As the user wrote it: `docker.io/library/nginx:1.25`.
-    pub image: Option<String>,
-    pub image_id: Option<String>,
-    pub image_digest: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub privileged: Option<bool>,
-    pub mounts: Vec<Mount>,
-    pub started_at_ns: Option<u64>,
-    /// Host pid of the container's init process, while it runs.
-    pub pid: Option<u32>,
+    pub container: crate::runtime::ContainerMeta,
     pub pod: Option<PodMeta>,
 }
 
@@ -58,7 +38,7 @@ impl ContainerMeta {
     /// `container.image.repository` / `.tag`); a digest-only reference has
     /// no tag.
     pub fn image_parts(&self) -> Option<(&str, Option<&str>)> {
-        let image = self.image.as_deref()?;
+        let image = self.container.image.as_deref()?;
         let no_digest = image.split('@').next().unwrap_or(image);
         // A ':' after the last '/' is a tag; before it, a registry port.
         let slash = no_digest.rfind('/').map_or(0, |i| i + 1);

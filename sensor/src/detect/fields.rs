@@ -63,12 +63,13 @@ impl EventFields<'_> {
 
     /// `container.*` beyond the id, and `k8s.*`, from runtime and API metadata.
     fn meta_field(&self, field: FieldId, arg: Option<&FieldArg>) -> Option<FieldValue<'_>> {
-        let m = self.meta?;
+        let meta = self.meta?;
+        let m = &meta.container;
         match field {
             FieldId::ContainerName => m.name.as_deref().map(s),
             FieldId::ContainerImage => m.image.as_deref().map(s),
-            FieldId::ContainerImageRepository => m.image_parts().map(|(r, _)| s(r)),
-            FieldId::ContainerImageTag => m.image_parts().and_then(|(_, t)| t).map(s),
+            FieldId::ContainerImageRepository => meta.image_parts().map(|(r, _)| s(r)),
+            FieldId::ContainerImageTag => meta.image_parts().and_then(|(_, t)| t).map(s),
             FieldId::ContainerImageDigest => m.image_digest.as_deref().map(s),
             FieldId::ContainerImageId => m.image_id.as_deref().map(s),
             FieldId::ContainerPrivileged => m.privileged.map(FieldValue::Bool),
@@ -78,7 +79,11 @@ impl EventFields<'_> {
             FieldId::ContainerMounts => Some(owned(
                 m.mounts
                     .iter()
-                    .map(|x| format!("{}:{}:{}:{}:{}", x.source, x.destination, x.mode, !x.read_only, x.propagation))
+                    .map(|x| {
+                        let mode = x.mode.as_deref().unwrap_or_default();
+                        let prop = x.propagation.as_deref().unwrap_or_default();
+                        format!("{}:{}:{}:{}:{}", x.source, x.destination, mode, !x.read_only, prop)
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
             )),

@@ -176,11 +176,13 @@ impl Detector {
         let container = ev.proc.as_deref().and_then(|p| p.container.as_ref());
         let meta = container.and_then(|c| self.container_meta(&c.id));
         let users = match container {
-            // The event's process may be gone already; the container's init
-            // (from runtime metadata) shares its root.
-            Some(c) => self
+            // Read at an exec only: before it, a runtime's setup process can
+            // still see the host's root. The exec'ing process may be gone
+            // already; the container's init (runtime metadata) shares its root.
+            Some(c) if ev.kind == "execve" => self
                 .container_users(&c.id, ev.pid)
-                .or_else(|| meta.as_ref().and_then(|m| m.pid).and_then(|p| self.container_users(&c.id, p))),
+                .or_else(|| meta.as_ref().and_then(|m| m.container.pid).and_then(|p| self.container_users(&c.id, p))),
+            Some(c) => self.container_users.get(&c.id).cloned(),
             None => None,
         };
         let fields = EventFields {

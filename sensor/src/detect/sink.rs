@@ -18,6 +18,11 @@ use crate::syscall_table::Category;
 
 pub const LOSS_RULE: &str = "Sensor internal: event loss";
 
+/// Longest an event waits for its container's metadata. A loaded node's
+/// runtime can take a second to answer an inspect; detections delayed by
+/// two seconds beat detections without the workload's name.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
+
 pub struct AlertSink<W: Write> {
     pub detector: Detector,
     pub out: W,
@@ -28,7 +33,7 @@ pub struct AlertSink<W: Write> {
 
 impl<W: Write> AlertSink<W> {
     pub fn new(detector: Detector, out: W) -> Self {
-        Self { detector, out, alerts: 0, held: HoldQueue::new(Duration::from_millis(500), 10_000) }
+        Self { detector, out, alerts: 0, held: HoldQueue::new(HOLD_LIMIT, 10_000) }
     }
 
     /// Detects on one event and writes its alerts.

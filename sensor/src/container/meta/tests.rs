@@ -7,7 +7,10 @@ fn cref(id: &str) -> ContainerRef {
 
 #[test]
 fn image_reference_parts() {
-    let m = |i: &str| ContainerMeta { image: Some(i.to_owned()), ..ContainerMeta::default() };
+    let m = |i: &str| ContainerMeta {
+        container: crate::runtime::ContainerMeta { image: Some(i.to_owned()), ..Default::default() },
+        pod: None,
+    };
     assert_eq!(m("docker.io/library/nginx:1.25").image_parts(), Some(("docker.io/library/nginx", Some("1.25"))));
     assert_eq!(m("registry:5000/team/app").image_parts(), Some(("registry:5000/team/app", None)));
     assert_eq!(m("registry:5000/app:v2@sha256:abcd").image_parts(), Some(("registry:5000/app", Some("v2"))));
@@ -28,9 +31,13 @@ fn first_sight_asks_once_and_holds_until_the_answer() {
     q.push("a".into(), 1);
     q.push("a".into(), 2);
     assert!(q.release(&store, Instant::now()).is_empty());
-    ans_tx.send(("a".into(), Ok(ContainerMeta { name: Some("web".into()), ..ContainerMeta::default() }))).unwrap();
+    let web = ContainerMeta {
+        container: crate::runtime::ContainerMeta { name: Some("web".into()), ..Default::default() },
+        pod: None,
+    };
+    ans_tx.send(("a".into(), Ok(web))).unwrap();
     store.poll();
-    assert_eq!(store.get("a").unwrap().name.as_deref(), Some("web"));
+    assert_eq!(store.get("a").unwrap().container.name.as_deref(), Some("web"));
     assert!(!store.wants_wait(&cref("a")));
     assert_eq!(q.release(&store, Instant::now()), vec![(1, true), (2, true)]);
     assert_eq!(store.stats().lookups, 1);
