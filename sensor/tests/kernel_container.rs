@@ -147,11 +147,21 @@ fn user_names_come_from_the_containers_own_passwd() {
     // A short-lived exec in a running container: its own /proc entry may be
     // gone when the event is processed; the container's init is not.
     let id = d.run_detached(&unique("u"), &["--network", "none", image, "sleep", "30"]).unwrap();
-    let out = d.docker().args(["exec", "--user", "4242", &id, "/bin/cat", "/etc/passwd"]).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
+    // Two execs: the first is usually named through its own (short-lived)
+    // /proc entry or the container's init; the second through the cache.
+    // Under heavy load the first may miss both (it is released without
+    // metadata after the hold): the container's passwd must name the second.
+    for _ in 0..2 {
+        let out = d.docker().args(["exec", "--user", "4242", &id, "/bin/cat", "/etc/passwd"]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     let a = s.wait_for("alert naming the container's user", |a| {
-        a["rule"] == "Cat by a container user" && a["output_fields"]["container.id"] == id[..12]
+        a["rule"] == "Cat by a container user"
+            && a["output_fields"]["container.id"] == id[..12]
+            && a["output_fields"]["user.name"] == "ctruser"
     });
     assert_eq!(a["output_fields"]["user.uid"], 4242, "{a}");
-    assert_eq!(a["output_fields"]["user.name"], "ctruser", "{a}");
+    // The host does not know uid 4242: the name can only come from the image.
+    assert!(!std::fs::read_to_string("/etc/passwd").unwrap().contains(":4242:"));
 }

@@ -90,6 +90,18 @@ pub const SUGGESTED_OUTPUT: &str = " container_id=%container.id container_name=%
 container_image_repository=%container.image.repository container_image_tag=%container.image.tag \
 k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
 
+/// Whether `pid` still sees the host's root directory: that of pid 1 with
+/// `hostPID`, else (pid 1 unreadable, as in some sandboxes) the agent's own.
+fn root_is_host(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let host = std::fs::metadata("/proc/1/root").or_else(|_| std::fs::metadata("/proc/self/root"));
+    match (std::fs::metadata(format!("/proc/{pid}/root")), host) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        // Unreadable: not known to be the container's, so nothing is cached.
+        _ => true,
+    }
+}
+
 pub struct Detector {
     rules: RuleSet,
     /// Container metadata, filled off the hot path (host mode: ids only).
@@ -146,6 +158,12 @@ impl Detector {
     fn container_users(&mut self, id: &str, pid: u32) -> Option<Arc<Users>> {
         if let Some(u) = self.container_users.get(id) {
             return Some(u.clone());
+        }
+        // A runtime's helper (`runc init`) runs in the container's cgroup
+        // before it enters the container's root: its files are the host's.
+        if root_is_host(pid) {
+            log::debug!("container {id}: pid {pid} still has the host's root");
+            return None;
         }
         let root = std::path::PathBuf::from(format!("/proc/{pid}/root/etc"));
         let u = Users::read(&root.join("passwd"), &root.join("group"))?;
