@@ -45,7 +45,7 @@ pub fn set_origin(e: &mut Expr, name: &str) {
 }
 
 /// Names of macros referenced directly by `e`.
-fn references(e: &Expr) -> Vec<&str> {
+pub(super) fn references(e: &Expr) -> Vec<&str> {
     let mut out = Vec::new();
     let mut stack = vec![e];
     while let Some(e) = stack.pop() {

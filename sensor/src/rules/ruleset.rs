@@ -252,7 +252,12 @@ fn build(col: &Collector, cfg: &EngineConfig, report: &mut LoadReport) -> RuleSe
                 }
             },
         };
-        macro_refs.insert(m.name.clone(), raw.as_ref().map(collect_refs).unwrap_or_default());
+        macro_refs.insert(
+            m.name.clone(),
+            raw.as_ref()
+                .map(|e| super::macros::references(e).into_iter().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        );
         macros.insert(m.name.clone(), MacroEntry { visibility: m.visibility, raw, expanded: None, used: false });
     }
     if let Some(path) = find_cycle(&macros) {
@@ -412,21 +417,6 @@ fn build(col: &Collector, cfg: &EngineConfig, report: &mut LoadReport) -> RuleSe
         other_types: other.into(),
         matching: cfg.rule_matching,
     }
-}
-
-fn collect_refs(e: &super::ast::Expr) -> Vec<String> {
-    use super::ast::Expr;
-    let mut out = Vec::new();
-    let mut stack = vec![e];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::And(cs) | Expr::Or(cs) => stack.extend(cs.iter()),
-            Expr::Not(c) => stack.push(c),
-            Expr::Macro { name, .. } => out.push(name.clone()),
-            Expr::Check(_) => {}
-        }
-    }
-    out
 }
 
 fn warn_unused(
