@@ -36,18 +36,71 @@ if ! command -v bpf-linker >/dev/null 2>&1 || [[ "$(cat "$stamp" 2>/dev/null)" !
   echo "$LLVM_LIB" >"$stamp"
 fi
 
+# SENSOR_SETUP=build (deploy/Dockerfile's build stage): the build tools
+# above only, not the test tools below.
+if [[ "${SENSOR_SETUP:-}" == build ]]; then
+  log "ready (build tools only)"
+  exit 0
+fi
+
+# cargo-deny: `cargo xtask test` checks the dependencies' licences (deny.toml).
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  log "installing cargo-deny (a few minutes, once)"
+  cargo install --locked cargo-deny@0.20.2
+fi
+
 # Debian tools used by tests and benchmarks (strace-free: only what we call).
 # Container attribution tests start real Docker and containerd daemons.
 need_apt=()
+need_apt2=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [[ -x /usr/sbin/dockerd ]] || need_apt+=(docker.io)
 [[ -x /usr/bin/containerd ]] || need_apt+=(containerd)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 [[ -x /bin/busybox ]] || need_apt+=(busybox-static)
+# The Alertmanager output's test posts to a real Alertmanager.
+[[ -x /usr/bin/prometheus-alertmanager ]] || need_apt+=(prometheus-alertmanager)
+# `promtool check metrics` checks the names and help of the /metrics text.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# 32-bit static test programs (ia32 syscall decoding).
+if [[ "$(uname -m)" == x86_64 ]] && ! compgen -G '/usr/lib/gcc/x86_64-linux-gnu/*/32/libgcc.a' >/dev/null; then
+  need_apt+=(gcc-multilib)
+fi
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
   apt-get -o DPkg::Lock::Timeout=120 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# Manifest tests (sensor/tests/deploy_manifests.rs), offline: the Kubernetes
+# schemas (PyPI kubernetes-validate) and the prometheus-operator CRD schemas
+# for ServiceMonitor and PrometheusRule (npm @kubernetes-models/
+# prometheus-operator, validated with node), both pinned. kubectl renders.
+KUBERNETES_VALIDATE=1.37.0
+PROM_OPERATOR_MODELS=6.0.0
+SENSOR_TOOLS="${SENSOR_TOOLS:-/opt/sensor-tools}"
+command -v node >/dev/null 2>&1 || need_apt2+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt2+=(npm)
+command -v pip3 >/dev/null 2>&1 || need_apt2+=(python3-pip)
+if ((${#need_apt2[@]})); then
+  log "apt-get install ${need_apt2[*]}"
+  apt-get -o DPkg::Lock::Timeout=120 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${need_apt2[@]}"
+fi
+if [[ "$(kubernetes-validate --version 2>/dev/null)" != *"$KUBERNETES_VALIDATE"* ]]; then
+  log "installing kubernetes-validate $KUBERNETES_VALIDATE"
+  pip3 install -q --break-system-packages "kubernetes-validate==$KUBERNETES_VALIDATE" 2>/dev/null \
+    || pip3 install -q "kubernetes-validate==$KUBERNETES_VALIDATE"
+fi
+models="$SENSOR_TOOLS/node/node_modules/@kubernetes-models/prometheus-operator/package.json"
+if ! grep -q "\"version\": \"$PROM_OPERATOR_MODELS\"" "$models" 2>/dev/null; then
+  log "installing @kubernetes-models/prometheus-operator $PROM_OPERATOR_MODELS under $SENSOR_TOOLS/node"
+  mkdir -p "$SENSOR_TOOLS/node"
+  npm install --prefix "$SENSOR_TOOLS/node" --no-audit --no-fund --loglevel=error \
+    "@kubernetes-models/prometheus-operator@$PROM_OPERATOR_MODELS"
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "[setup] kubectl not found: the manifest tests need it (it renders deploy/ with kustomize)" >&2
 fi
 
 if [[ ! -d /sys/kernel/tracing/events ]]; then

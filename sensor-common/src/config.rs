@@ -6,17 +6,20 @@ pub const MAX_SYSCALLS: u32 = 512;
 /// Index of the one entry of the `CONFIG` array.
 pub const CONFIG_KEY: u32 = 0;
 
+/// Entries of the `IA32_SYSCALLS` map: i386 syscall numbers.
+pub const MAX_IA32_SYSCALLS: u32 = 512;
+/// Entries of the `SOCKETCALLS` map: `socketcall(2)` call numbers (`SYS_SOCKET` = 1 ...).
+pub const MAX_SOCKETCALLS: u32 = 21;
+/// The i386 `socketcall` multiplexer.
+pub const IA32_SOCKETCALL: u32 = 102;
+
 /// Loss reasons: index into the per-CPU `LOSSES` array.
 pub mod loss {
     /// `bpf_ringbuf_output` failed: the ring buffer was full.
     pub const RINGBUF_FULL: u32 = 0;
-    /// The per-thread pending-syscall table was full at syscall entry.
-    pub const PENDING_FULL: u32 = 1;
-    /// A syscall exit found no matching entry (attached mid-syscall, or evicted).
-    pub const PENDING_MISSING: u32 = 2;
-    /// A task field could not be read (bad BTF offset?).
-    pub const TASK_READ: u32 = 3;
-    pub const COUNT: u32 = 4;
+    /// A task field or the syscall registers could not be read (bad BTF offset?).
+    pub const TASK_READ: u32 = 1;
+    pub const COUNT: u32 = 2;
 }
 
 /// Global settings: the agent's identity and layout facts learned at load
@@ -27,10 +30,6 @@ pub mod loss {
 pub struct Config {
     /// The agent's own thread-group id; its syscalls are not traced.
     pub agent_tgid: u32,
-    /// Offset of `long id` in `raw_syscalls:sys_enter`.
-    pub sys_enter_id_off: u32,
-    /// Offset of `unsigned long args[6]` in `raw_syscalls:sys_enter`.
-    pub sys_enter_args_off: u32,
     /// Offset of `long id` in `raw_syscalls:sys_exit`.
     pub sys_exit_id_off: u32,
     /// Offset of `long ret` in `raw_syscalls:sys_exit`.
@@ -39,6 +38,14 @@ pub struct Config {
     pub regs_nr_off: u32,
     /// Offsets in `struct pt_regs` of the six syscall argument registers.
     pub regs_arg_off: [u32; 6],
+    /// The same for a 32-bit (compat) syscall: `bx, cx, dx, si, di, bp`
+    /// on x86-64. Unused when `compat_status_off` is `u32::MAX`.
+    pub regs_compat_arg_off: [u32; 6],
+    /// Offset in `task_struct` of the word whose `compat_mask` bit says the
+    /// task is in a 32-bit syscall (`thread_info.status`, `TS_COMPAT` on
+    /// x86-64); `u32::MAX` where the agent knows no such test.
+    pub compat_status_off: u32,
+    pub compat_mask: u32,
     /// Wake the reader only once this many bytes are queued; it also drains
     /// on a short timer. Waking it per record costs a syscall round per event.
     pub wakeup_bytes: u32,
@@ -47,6 +54,7 @@ pub struct Config {
 }
 
 /// Byte offsets inside kernel structs, read from `/sys/kernel/btf/vmlinux`.
+/// `u32::MAX` marks a member this kernel lacks (an optional feature).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TaskOffsets {
@@ -80,16 +88,70 @@ pub struct TaskOffsets {
     pub sk_rcv_saddr: u32,
     /// `u32::MAX` on kernels without IPv6.
     pub sk_v6_rcv_saddr: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
+    /// `task_struct.signal`, `signal_struct.tty`, `tty_struct.index`,
+    /// `tty_struct.driver`, `tty_driver.major`, `tty_driver.minor_start`.
+    pub task_signal: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub tty_driver_major: u32,
+    pub tty_driver_minor_start: u32,
+    /// `task_struct.loginuid` (`CONFIG_AUDIT`); `u32::MAX` without.
+    pub task_loginuid: u32,
+    pub cred_fsuid: u32,
+    pub cred_fsgid: u32,
+    pub cred_cap_inheritable: u32,
+    pub cred_cap_permitted: u32,
+    pub cred_cap_effective: u32,
+    /// `linux_binprm.file`.
+    pub binprm_file: u32,
+    /// `file.f_path` (a `struct path { vfsmount *mnt; dentry *dentry; }`)
+    /// and `file.f_inode`.
+    pub file_f_path: u32,
+    pub file_f_inode: u32,
+    pub path_mnt: u32,
+    pub path_dentry: u32,
+    /// `dentry.d_parent`, `dentry.d_name.name`, `dentry.d_name.len`, `dentry.d_inode`.
+    pub dentry_parent: u32,
+    pub dentry_name: u32,
+    pub dentry_name_len: u32,
+    pub dentry_inode: u32,
+    /// `vfsmount.mnt_root`; `mount.mnt` (the embedded vfsmount),
+    /// `mount.mnt_parent`, `mount.mnt_mountpoint`.
+    pub vfsmount_root: u32,
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    /// `task_struct.fs`, `fs_struct.root`, `fs_struct.pwd`.
+    pub task_fs: u32,
+    pub fs_root: u32,
+    pub fs_pwd: u32,
+    /// `inode.i_mode`, `i_uid`, `i_gid`, `i_flags`, `i_sb`, `i_ino`;
+    /// `super_block.s_flags`, `s_magic`.
+    pub inode_mode: u32,
+    pub inode_uid: u32,
+    pub inode_gid: u32,
+    pub inode_flags: u32,
+    pub inode_sb: u32,
+    pub inode_ino: u32,
+    pub sb_flags: u32,
+    pub sb_magic: u32,
+    /// Distance from an overlay inode's `vfs_inode` to its `__upperdentry`
+    /// (`struct ovl_inode`); `u32::MAX` when the kernel's BTF lacks overlayfs.
+    pub ovl_upper_from_inode: u32,
 }
 
 /// `SyscallConf::flags` bits.
 pub mod sysflags {
-    /// Keep the arguments at entry (needed by `EMIT` and by fork's clone flags).
-    pub const STASH: u8 = 1 << 0;
     /// Emit a record at exit.
     pub const EMIT: u8 = 1 << 1;
     /// Emit only when the syscall failed (execve: success comes from `sched_process_exec`).
     pub const EMIT_ON_ERROR_ONLY: u8 = 1 << 2;
+    /// Copy the task's resulting capabilities (effective, permitted,
+    /// inheritable) into `extra` at exit (capset: what the kernel applied).
+    pub const CREDS: u8 = 1 << 3;
 }
 
 /// How to find a socket address for a syscall (`SyscallConf::addr_mode`).
@@ -103,7 +165,7 @@ pub mod addr_mode {
     pub const MSGHDR: u8 = 3;
 }
 
-/// How the fork program learns clone flags from the parent's pending syscall.
+/// How the fork program learns clone flags from the parent's syscall registers.
 pub mod clone_mode {
     pub const NONE: u8 = 0;
     /// Flags are `args[0]` (clone on x86-64 and arm64).
@@ -153,3 +215,10 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::SyscallConf {}
 }
+
+const _: () = {
+    use core::mem::size_of;
+    assert!(size_of::<TaskOffsets>() == 66 * 4);
+    assert!(size_of::<Config>() == 16 + 48 + 16 + 66 * 4);
+    assert!(size_of::<SyscallConf>() == 12);
+};

@@ -31,6 +31,31 @@ pub mod flags {
     pub const TRUNCATED: u16 = 1 << 0;
     /// A user-memory read failed; the affected piece is empty.
     pub const READ_FAULT: u16 = 1 << 1;
+    /// A 32-bit (ia32 compat) syscall: `SyscallBody::nr` is already the
+    /// native number it was translated to.
+    pub const COMPAT: u16 = 1 << 2;
+}
+
+/// `ExecBody::exe_flags` bits: facts about the executable's file.
+pub mod exe_flags {
+    /// The file lives on an overlay filesystem...
+    pub const OVERLAY: u16 = 1 << 0;
+    /// ...in its upper (writable) layer: written after the container started.
+    pub const UPPER_LAYER: u16 = 1 << 1;
+    /// An anonymous memory file (`memfd_create`): fileless execution.
+    pub const MEMFD: u16 = 1 << 2;
+    /// Its filesystem is mounted read-only.
+    pub const SB_RDONLY: u16 = 1 << 3;
+    /// The inode is immutable (`chattr +i`).
+    pub const IMMUTABLE: u16 = 1 << 4;
+    /// The exe path walk stopped at its component bound: the path is partial.
+    pub const EXEPATH_PARTIAL: u16 = 1 << 5;
+    /// Likewise for the cwd.
+    pub const CWD_PARTIAL: u16 = 1 << 6;
+    /// The exe's inode fields (`exe_mode`, `exe_uid`, `exe_gid`) were read.
+    pub const INODE_KNOWN: u16 = 1 << 7;
+    /// The task's credentials (`fsuid`, `fsgid`, caps) were read.
+    pub const CREDS_KNOWN: u16 = 1 << 8;
 }
 
 /// Common first part of every record.
@@ -57,9 +82,12 @@ pub struct EventHeader {
 /// Bytes kept of a cgroup directory name (`cri-containerd-<64 hex>.scope` is 85).
 pub const CGROUP_NAME_LEN: usize = 128;
 
-/// Body of [`kind::EXEC`]; followed by `filename_len` bytes of the exec'd
-/// path (as passed to execve, no NUL) then `argv_len` bytes of the
-/// NUL-separated argument area.
+/// Body of [`kind::EXEC`]; followed by, in order and without NULs:
+/// `filename_len` bytes of the exec'd path as passed to execve,
+/// `argv_len` bytes of the NUL-separated argument area, `env_len` bytes of
+/// the NUL-separated environment, `exepath_len` bytes of the executable's
+/// absolute path and `cwd_len` bytes of the working directory (both walked
+/// up the dentry tree in the kernel, relative to the task's root).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecBody {
@@ -75,6 +103,27 @@ pub struct ExecBody {
     pub argv_len: u16,
     /// Full length of the argument area in the process, before truncation.
     pub argv_full_len: u32,
+    pub env_len: u16,
+    pub exepath_len: u16,
+    pub cwd_len: u16,
+    /// `exe_flags::*`.
+    pub exe_flags: u16,
+    /// Full length of the environment area, before truncation.
+    pub env_full_len: u32,
+    /// Controlling terminal as a device number (`new_encode_dev`, as
+    /// /proc/PID/stat's `tty_nr`); 0 without one.
+    pub tty: u32,
+    /// Audit login uid; `u32::MAX` when unset or unknown.
+    pub loginuid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    /// The executable's `i_mode`, owner and group.
+    pub exe_mode: u32,
+    pub exe_uid: u32,
+    pub exe_gid: u32,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
     /// Name of the task's cgroup v2 directory and of its parent, read in the
     /// kernel at exec so that a container that exits at once is still
     /// attributed. NUL-terminated; empty at the root.
@@ -93,7 +142,7 @@ pub struct ForkBody {
     pub child_start_boottime_ns: u64,
     /// Clone flags of the parent's syscall; 0 when unknown (kernel-internal clone).
     pub clone_flags: u64,
-    /// Syscall number that created the child, or -1.
+    /// Native syscall number that created the child, or -1.
     pub syscall_nr: i32,
     pub reserved: u32,
 }
@@ -129,6 +178,8 @@ pub struct SyscallBody {
     /// The socket's own address (`sockaddr_in`/`sockaddr_in6` layout; family
     /// 0 when unknown): connect's and accept's local end.
     pub local: [u8; LOCAL_SOCKADDR],
+    /// Explicit tail padding to the 8-byte alignment, always zero.
+    pub pad: u32,
 }
 
 /// `sizeof(struct sockaddr_in6)`.
@@ -140,12 +191,45 @@ pub const FORK_BODY_SIZE: usize = core::mem::size_of::<ForkBody>();
 pub const EXIT_BODY_SIZE: usize = core::mem::size_of::<ExitBody>();
 pub const SYSCALL_BODY_SIZE: usize = core::mem::size_of::<SyscallBody>();
 
+/// Bytes of the environment copied on exec.
+pub const MAX_ENV: usize = 4096;
+/// Bytes of a path walked up the dentry tree (exe path, cwd).
+pub const MAX_PATH: usize = 4096;
+/// Path components walked before the walk gives up (the path is then partial).
+pub const MAX_PATH_COMPONENTS: usize = 48;
+
 /// Largest record: header, syscall body and three strings, or exec with
-/// filename and argv. The kernel's scratch buffer has this size.
+/// its five variable parts. The kernel's scratch buffer has this size.
 pub const MAX_RECORD: usize = {
     let sys = HEADER_SIZE + SYSCALL_BODY_SIZE + MAX_STRS * MAX_STR;
-    let exec = HEADER_SIZE + EXEC_BODY_SIZE + MAX_STR + MAX_ARGV;
+    let exec = HEADER_SIZE + EXEC_BODY_SIZE + MAX_STR + MAX_ARGV + MAX_ENV + 2 * MAX_PATH;
     if sys > exec { sys } else { exec }
+};
+
+// The layout is pinned: both sides compile these, so a field moved on one
+// side only fails the build, and no implicit padding (which would carry
+// stale per-CPU scratch bytes into the ring) can appear unnoticed.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<EventHeader>() == 56);
+    assert!(offset_of!(EventHeader, ts_ns) == 8);
+    assert!(offset_of!(EventHeader, cgroup_id) == 32);
+    assert!(offset_of!(EventHeader, comm) == 40);
+    assert!(size_of::<ExecBody>() == 352);
+    assert!(offset_of!(ExecBody, env_len) == 32);
+    assert!(offset_of!(ExecBody, env_full_len) == 40);
+    assert!(offset_of!(ExecBody, cap_inheritable) == 72);
+    assert!(offset_of!(ExecBody, cgroup_leaf) == 96);
+    assert!(size_of::<ForkBody>() == 40);
+    assert!(size_of::<ExitBody>() == 16);
+    assert!(size_of::<SyscallBody>() == 256);
+    assert!(offset_of!(SyscallBody, ret) == 16);
+    assert!(offset_of!(SyscallBody, args) == 24);
+    assert!(offset_of!(SyscallBody, extra) == 72);
+    assert!(offset_of!(SyscallBody, addr) == 96);
+    assert!(offset_of!(SyscallBody, local) == 224);
+    // The per-CPU scratch value must stay under the kernel's 32 KiB limit.
+    assert!(MAX_RECORD <= 32 * 1024);
 };
 
 #[cfg(feature = "user")]

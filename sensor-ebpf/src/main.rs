@@ -1,14 +1,15 @@
 //! Kernel programs of the sensor.
 //!
-//! Syscalls are traced through the two `raw_syscalls` tracepoints: entry
-//! stashes the arguments per thread, exit joins them with the result and
-//! emits one record, driven by a per-syscall table the agent fills for its
+//! Syscalls are traced at `raw_syscalls:sys_exit`, where the result and the
+//! arguments (in the task's registers) are both at hand; one record per
+//! call, driven by a per-syscall table the agent fills for its
 //! architecture. Process lifecycle (exec, fork, exit) comes from BTF
 //! tracepoints on the scheduler, which fire whatever syscall caused them.
 #![no_std]
 #![no_main]
 
 mod maps;
+mod path;
 mod process;
 mod record;
 mod syscalls;

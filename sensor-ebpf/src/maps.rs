@@ -2,9 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, PerCpuArray, RingBuf},
 };
-use sensor_common::{Config, MAX_RECORD, MAX_SYSCALLS, SyscallConf, loss};
+use sensor_common::{
+    Config, MAX_IA32_SYSCALLS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, SyscallConf, loss,
+};
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
 #[map]
@@ -16,17 +18,13 @@ pub static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 #[map]
 pub static SYSCALLS: Array<SyscallConf> = Array::with_max_entries(MAX_SYSCALLS, 0);
 
-/// Arguments captured at syscall entry, keyed by thread id.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Pending {
-    pub nr: u64,
-    pub args: [u64; 6],
-}
-
-/// Sized for threads blocked in traced syscalls (accept, recvmsg) at once.
+/// i386 syscall number → native number + 1 (0: not traced).
 #[map]
-pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(32768, 0);
+pub static IA32_SYSCALLS: Array<u32> = Array::with_max_entries(MAX_IA32_SYSCALLS, 0);
+
+/// `socketcall(2)` call number → native number + 1 (0: not traced).
+#[map]
+pub static SOCKETCALLS: Array<u32> = Array::with_max_entries(MAX_SOCKETCALLS, 0);
 
 /// Records are assembled here, then copied to the ring buffer at their real
 /// size: reserving the worst case would waste most of the ring on short paths.
@@ -38,8 +36,47 @@ pub struct Scratch {
 #[map]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
+/// Room for one dentry walk: the name pointers found on the way up, then
+/// the path assembled root first (a component never exceeds `NAME_MAX`,
+/// hence the slack after `MAX_PATH`).
+#[repr(C, align(8))]
+pub struct PathScratch {
+    /// Power-of-two sized so that a masked index is always in bounds.
+    pub comps: [u64; 64],
+    /// Components found so far, and whether the walk hit its bound; kept
+    /// in the map (not in registers) so that the verifier sees one state
+    /// per loop step rather than one per (step, count) pair.
+    pub n: u64,
+    pub partial: u64,
+    /// Bytes of `buf` written, and the walk's cursor (dentry, vfsmount,
+    /// mount); in memory for the same reason.
+    pub pos: u64,
+    pub cur: [u64; 3],
+    pub buf: [u8; MAX_PATH + 256],
+}
+
+#[map]
+pub static PATHS: PerCpuArray<PathScratch> = PerCpuArray::with_max_entries(1, 0);
+
 #[map]
 pub static LOSSES: PerCpuArray<u64> = PerCpuArray::with_max_entries(loss::COUNT, 0);
+
+/// Most bytes seen waiting in `EVENTS` at an output, per CPU, since the
+/// agent last read (and zeroed) it: the ring's fill.
+#[map]
+pub static RING_FILL: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+#[inline(always)]
+pub fn note_fill(waiting: u64) {
+    if let Some(p) = RING_FILL.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe {
+            if waiting > *p {
+                *p = waiting;
+            }
+        }
+    }
+}
 
 #[inline(always)]
 pub fn count_loss(reason: u32) {

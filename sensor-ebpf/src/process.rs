@@ -4,7 +4,7 @@
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
-        generated::{bpf_probe_read_kernel_str, bpf_probe_read_user},
+        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
     },
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
@@ -12,12 +12,14 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use sensor_common::{
     CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
-    MAX_ARGV, MAX_STR, TaskOffsets, clone_mode, flags, kind, loss,
+    MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, PENDING, SYSCALLS, count_loss},
+    maps::{CONFIG, SYSCALLS, count_loss},
+    path::{kpath, walk},
     record::{fill_header, scratch, submit},
+    syscalls::{current_regs, native_call},
     task::read,
 };
 
@@ -30,17 +32,16 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> u32 {
     0
 }
 
+const ARGV_END: usize = EXEC_STR_BASE + MAX_STR + MAX_ARGV;
+const ENV_END: usize = ARGV_END + MAX_ENV;
+const EXEPATH_END: usize = ENV_END + MAX_PATH;
+
 #[inline(always)]
 fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
     let off = CONFIG.get(0)?.task;
     let task: u64 = ctx.arg::<*const u8>(0) as u64;
     let old_tid: i32 = ctx.arg(1);
     let bprm: u64 = ctx.arg::<*const u8>(2) as u64;
-    let tid = bpf_get_current_pid_tgid() as u32;
-    if old_tid as u32 != tid {
-        // Its sys_exit will arrive under the leader's tid; see sys_exit.
-        let _ = PENDING.remove(old_tid as u32);
-    }
     let buf = scratch()?;
     // SAFETY: scratch is MAX_RECORD bytes; every write is bounded below.
     unsafe {
@@ -61,6 +62,10 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         (*body).filename_len = 0;
         (*body).argv_len = 0;
         (*body).argv_full_len = 0;
+        (*body).env_len = 0;
+        (*body).env_full_len = 0;
+        (*body).exepath_len = 0;
+        (*body).cwd_len = 0;
 
         let mut pos = EXEC_STR_BASE;
         if let Some(fname) = read::<u64>(bprm, off.binprm_filename) {
@@ -76,31 +81,197 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         }
 
         let mm = read::<u64>(task, off.task_mm).unwrap_or(0);
-        let start_arg = read::<u64>(mm, off.mm_arg_start).unwrap_or(0);
-        let end_arg = read::<u64>(mm, off.mm_arg_end).unwrap_or(0);
-        if start_arg != 0 && end_arg > start_arg {
-            let full = end_arg - start_arg;
-            (*body).argv_full_len = full as u32;
-            let mut len = full;
-            if len > MAX_ARGV as u64 {
-                len = MAX_ARGV as u64;
-                hflags |= flags::TRUNCATED;
+        let (len, full) =
+            user_area(buf, pos, EXEC_STR_BASE + MAX_STR, mm, off.mm_arg_start, off.mm_arg_end, &mut hflags);
+        (*body).argv_len = len as u16;
+        (*body).argv_full_len = full;
+        pos += len;
+        let (len, full) = user_area(buf, pos, ARGV_END, mm, off.mm_env_start, off.mm_env_end, &mut hflags);
+        (*body).env_len = len as u16;
+        (*body).env_full_len = full;
+        pos += len;
+
+        let mut xflags = 0u16;
+        let fs = read::<u64>(task, off.task_fs).unwrap_or(0);
+        let root = kpath(fs + u64::from(off.fs_root), &off);
+        let file = read::<u64>(bprm, off.binprm_file).unwrap_or(0);
+        if let (Some(root), Some(exe)) = (root, kpath(file + u64::from(off.file_f_path), &off))
+            && let Some((src, len, partial)) = walk(exe, root, &off)
+            && pos <= ENV_END
+        {
+            if bpf_probe_read_kernel(buf.add(pos).cast(), (len & (MAX_PATH - 1)) as u32, src.cast()) == 0 {
+                (*body).exepath_len = len as u16;
+                pos += len & (MAX_PATH - 1);
             }
-            if pos <= EXEC_STR_BASE + MAX_STR && len > 0 && len <= MAX_ARGV as u64 {
-                let r = bpf_probe_read_user(buf.add(pos).cast(), len as u32, start_arg as *const _);
-                if r < 0 {
-                    hflags |= flags::READ_FAULT;
-                } else {
-                    (*body).argv_len = len as u16;
-                    pos += len as usize;
-                }
+            if partial {
+                xflags |= exe_flags::EXEPATH_PARTIAL;
             }
         }
+        if let (Some(root), Some(pwd)) = (root, kpath(fs + u64::from(off.fs_pwd), &off))
+            && let Some((src, len, partial)) = walk(pwd, root, &off)
+            && pos <= EXEPATH_END
+        {
+            if bpf_probe_read_kernel(buf.add(pos).cast(), (len & (MAX_PATH - 1)) as u32, src.cast()) == 0 {
+                (*body).cwd_len = len as u16;
+                pos += len & (MAX_PATH - 1);
+            }
+            if partial {
+                xflags |= exe_flags::CWD_PARTIAL;
+            }
+        }
+        exe_facts(task, file, &off, body, &mut xflags);
+        (*body).exe_flags = xflags;
+        (*body).tty = tty(task, &off);
+        (*body).loginuid = if off.task_loginuid == u32::MAX {
+            u32::MAX
+        } else {
+            read::<u32>(task, off.task_loginuid).unwrap_or(u32::MAX)
+        };
         cgroup_names(task, &off, body);
         (*hdr).flags = hflags;
         submit(buf, pos);
     }
     Some(())
+}
+
+/// Copies the user memory `[mm->start, mm->end)` (argv or environment area)
+/// to `buf + pos`, at most `MAX_ARGV` bytes. Returns the bytes copied and
+/// the area's full length.
+#[inline(always)]
+unsafe fn user_area(
+    buf: *mut u8,
+    pos: usize,
+    limit: usize,
+    mm: u64,
+    start_off: u32,
+    end_off: u32,
+    hflags: &mut u16,
+) -> (usize, u32) {
+    // SAFETY: probe reads; the write is bounded by `pos <= limit` and the
+    // length mask, and `limit + MAX_ARGV` is inside the scratch buffer.
+    unsafe {
+        let start = read::<u64>(mm, start_off).unwrap_or(0);
+        let end = read::<u64>(mm, end_off).unwrap_or(0);
+        if start == 0 || end <= start {
+            return (0, 0);
+        }
+        let full = end - start;
+        let mut len = full;
+        if len > MAX_ARGV as u64 {
+            len = MAX_ARGV as u64;
+            *hflags |= flags::TRUNCATED;
+        }
+        if pos > limit || len == 0 || len > MAX_ARGV as u64 {
+            return (0, full as u32);
+        }
+        let r = bpf_probe_read_user(buf.add(pos).cast(), len as u32, start as *const _);
+        if r < 0 {
+            *hflags |= flags::READ_FAULT;
+            return (0, full as u32);
+        }
+        (len as usize, full as u32)
+    }
+}
+
+/// The executable's inode facts and the task's credentials, for
+/// `proc.is_exe_writable`, `proc.is_exe_upper_layer`,
+/// `proc.is_exe_from_memfd` and `thread.cap_*`.
+#[inline(always)]
+unsafe fn exe_facts(task: u64, file: u64, off: &TaskOffsets, body: *mut ExecBody, xflags: &mut u16) {
+    const OVERLAYFS_SUPER_MAGIC: u64 = 0x794c_7630;
+    const SB_RDONLY: u64 = 1;
+    const S_IMMUTABLE: u32 = 1 << 3;
+    // SAFETY: probe reads; body points into the scratch buffer.
+    unsafe {
+        (*body).exe_mode = 0;
+        (*body).exe_uid = u32::MAX;
+        (*body).exe_gid = u32::MAX;
+        (*body).fsuid = u32::MAX;
+        (*body).fsgid = u32::MAX;
+        (*body).cap_inheritable = 0;
+        (*body).cap_permitted = 0;
+        (*body).cap_effective = 0;
+        if let Some(cred) = read::<u64>(task, off.task_cred)
+            && let (Some(fsuid), Some(fsgid), Some(ci), Some(cp), Some(ce)) = (
+                read::<u32>(cred, off.cred_fsuid),
+                read::<u32>(cred, off.cred_fsgid),
+                read::<u64>(cred, off.cred_cap_inheritable),
+                read::<u64>(cred, off.cred_cap_permitted),
+                read::<u64>(cred, off.cred_cap_effective),
+            )
+        {
+            (*body).fsuid = fsuid;
+            (*body).fsgid = fsgid;
+            (*body).cap_inheritable = ci;
+            (*body).cap_permitted = cp;
+            (*body).cap_effective = ce;
+            *xflags |= exe_flags::CREDS_KNOWN;
+        }
+        let Some(inode) = read::<u64>(file, off.file_f_inode) else { return };
+        if let (Some(mode), Some(uid), Some(gid), Some(iflags)) = (
+            read::<u16>(inode, off.inode_mode),
+            read::<u32>(inode, off.inode_uid),
+            read::<u32>(inode, off.inode_gid),
+            read::<u32>(inode, off.inode_flags),
+        ) {
+            (*body).exe_mode = u32::from(mode);
+            (*body).exe_uid = uid;
+            (*body).exe_gid = gid;
+            *xflags |= exe_flags::INODE_KNOWN;
+            if iflags & S_IMMUTABLE != 0 {
+                *xflags |= exe_flags::IMMUTABLE;
+            }
+        }
+        if let Some(sb) = read::<u64>(inode, off.inode_sb) {
+            if read::<u64>(sb, off.sb_flags).unwrap_or(0) & SB_RDONLY != 0 {
+                *xflags |= exe_flags::SB_RDONLY;
+            }
+            if read::<u64>(sb, off.sb_magic) == Some(OVERLAYFS_SUPER_MAGIC) {
+                *xflags |= exe_flags::OVERLAY;
+                // The overlay inode is the dentry's, not the file's (which
+                // may be the real, underlying one).
+                let dentry = read::<u64>(file, off.file_f_path + off.path_dentry).unwrap_or(0);
+                let vfs_inode = read::<u64>(dentry, off.dentry_inode).unwrap_or(0);
+                if off.ovl_upper_from_inode != u32::MAX
+                    && let Some(upper) = read::<u64>(vfs_inode, off.ovl_upper_from_inode)
+                    && let Some(upper_inode) = read::<u64>(upper, off.dentry_inode)
+                    && read::<u64>(upper_inode, off.inode_ino).unwrap_or(0) != 0
+                {
+                    *xflags |= exe_flags::UPPER_LAYER;
+                }
+            }
+        }
+        // memfd: a lone dentry named `memfd:...`.
+        if let Some(dentry) = read::<u64>(file, off.file_f_path + off.path_dentry)
+            && read::<u64>(dentry, off.dentry_parent) == Some(dentry)
+            && let Some(name) = read::<u64>(dentry, off.dentry_name)
+            && let Some(head) = read::<[u8; 6]>(name, 0)
+            && head == *b"memfd:"
+        {
+            *xflags |= exe_flags::MEMFD;
+        }
+    }
+}
+
+/// The controlling terminal's device number, encoded as /proc/PID/stat's
+/// `tty_nr` (`new_encode_dev(MKDEV(major, minor_start) + index)`); 0 without one.
+#[inline(always)]
+unsafe fn tty(task: u64, off: &TaskOffsets) -> u32 {
+    // SAFETY: probe reads.
+    unsafe {
+        let Some(signal) = read::<u64>(task, off.task_signal) else { return 0 };
+        let Some(tty) = read::<u64>(signal, off.signal_tty) else { return 0 };
+        let (Some(index), Some(driver)) = (read::<i32>(tty, off.tty_index), read::<u64>(tty, off.tty_driver)) else {
+            return 0;
+        };
+        let (Some(major), Some(minor_start)) =
+            (read::<i32>(driver, off.tty_driver_major), read::<i32>(driver, off.tty_driver_minor_start))
+        else {
+            return 0;
+        };
+        let minor = (minor_start + index) as u32;
+        (minor & 0xff) | ((major as u32) << 8) | ((minor & !0xff) << 12)
+    }
 }
 
 /// The task's cgroup v2 directory name and its parent's, from kernfs.
@@ -178,7 +349,7 @@ fn try_fork(ctx: &BtfTracePointContext) -> Option<()> {
     if child_tgid == (pid_tgid >> 32) as u32 {
         return None;
     }
-    let (clone_flags, nr) = clone_flags(pid_tgid as u32);
+    let (clone_flags, nr) = clone_flags().unwrap_or((0, -1));
     let buf = scratch()?;
     // SAFETY: scratch is larger than header + fork body.
     unsafe {
@@ -197,32 +368,32 @@ fn try_fork(ctx: &BtfTracePointContext) -> Option<()> {
     Some(())
 }
 
-/// Clone flags of the parent's in-flight syscall, from its stashed arguments.
+/// Clone flags of the parent's in-flight syscall, from its registers (this
+/// tracepoint fires inside that syscall, in the parent).
 #[inline(always)]
-fn clone_flags(tid: u32) -> (u64, i32) {
-    // SAFETY: copied out at once.
-    let Some(p) = (unsafe { PENDING.get(tid) }).copied() else {
-        return (0, -1);
-    };
-    let Some(conf) = SYSCALLS.get(p.nr as u32) else {
-        return (0, -1);
-    };
+fn clone_flags() -> Option<(u64, i32)> {
+    let cfg = CONFIG.get(0)?;
+    let regs = current_regs()?;
+    // SAFETY: probe read at an offset from BTF.
+    let raw: i64 = unsafe { read::<i64>(regs, cfg.regs_nr_off)? };
+    let (nr, args, _) = native_call(cfg, regs, raw)?;
+    let conf = SYSCALLS.get(nr)?;
     const SIGCHLD: u64 = 17;
     const CLONE_VM: u64 = 0x100;
     const CLONE_VFORK: u64 = 0x4000;
     let flags = match conf.clone_mode {
-        clone_mode::ARG0 => p.args[0],
+        clone_mode::ARG0 => args[0],
         clone_mode::CLONE3 => {
             let mut f: u64 = 0;
             // SAFETY: helper validates the user address.
-            unsafe { bpf_probe_read_user((&raw mut f).cast(), 8, p.args[0] as *const _) };
+            unsafe { bpf_probe_read_user((&raw mut f).cast(), 8, args[0] as *const _) };
             f
         }
         clone_mode::FORK => SIGCHLD,
         clone_mode::VFORK => CLONE_VM | CLONE_VFORK | SIGCHLD,
-        _ => 0,
+        _ => return None,
     };
-    (flags, p.nr as i32)
+    Some((flags, nr as i32))
 }
 
 /// `sched_process_exit(struct task_struct *p, ...)`
@@ -235,9 +406,6 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> u32 {
 #[inline(always)]
 fn try_exit(ctx: &BtfTracePointContext) -> Option<()> {
     let pid_tgid = bpf_get_current_pid_tgid();
-    // Threads that die inside a traced syscall (exit_group from a sibling)
-    // never reach sys_exit.
-    let _ = PENDING.remove(pid_tgid as u32);
     if pid_tgid as u32 != (pid_tgid >> 32) as u32 {
         return None;
     }

@@ -6,7 +6,7 @@ use aya_ebpf::helpers::{
 };
 use sensor_common::{EventHeader, MAX_RECORD, loss};
 
-use crate::maps::{CONFIG, EVENTS, SCRATCH, count_loss};
+use crate::maps::{CONFIG, EVENTS, SCRATCH, count_loss, note_fill};
 
 const BPF_RB_AVAIL_DATA: u64 = 0;
 const BPF_RB_NO_WAKEUP: u64 = 1;
@@ -52,7 +52,9 @@ pub unsafe fn submit(buf: *mut u8, size: usize) {
         (*buf.cast::<EventHeader>()).size = size as u32;
         let data = core::slice::from_raw_parts(buf.cast_const(), size);
         let threshold = CONFIG.get(0).map_or(0, |c| u64::from(c.wakeup_bytes));
-        let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= threshold { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
+        let waiting = EVENTS.query(BPF_RB_AVAIL_DATA);
+        note_fill(waiting);
+        let flags = if waiting >= threshold { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
         if EVENTS.output::<[u8]>(data, flags).is_err() {
             count_loss(loss::RINGBUF_FULL);
         }

@@ -1,8 +1,14 @@
-//! Generic syscall tracing: arguments stashed at entry, joined with the
-//! result at exit, strings and socket addresses read at exit (for accept and
+//! Generic syscall tracing at syscall exit only, as Falco's probe does:
+//! the result, the number and the six arguments are all in the task's
+//! registers then (a syscall leaves its argument registers alone), strings
+//! and socket addresses are read from user memory then (for accept and
 //! recvfrom the kernel fills them in only then), one record per call.
+//! A syscall that seccomp denies never reaches `sys_enter` but does reach
+//! `sys_exit`: it is delivered like any other, with its errno.
+//! A 32-bit (ia32) syscall is translated to the native number here, its
+//! arguments read from the compat registers and `socketcall` unpacked.
 
-use aya_ebpf::helpers::generated::bpf_get_current_task;
+use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_get_current_task_btf, bpf_task_pt_regs};
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
@@ -12,53 +18,22 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    EXTRA_WORDS, HEADER_SIZE, LOCAL_SOCKADDR, MAX_SOCKADDR, MAX_STR, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody,
-    SyscallConf, TaskOffsets, addr_mode, flags, kind, loss, sock_fd, sysflags,
+    Config, EXTRA_WORDS, HEADER_SIZE, IA32_SOCKETCALL, LOCAL_SOCKADDR, MAX_IA32_SYSCALLS, MAX_SOCKADDR, MAX_STR,
+    MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf, TaskOffsets, addr_mode, flags, kind, loss, sock_fd,
+    sysflags,
 };
 
 use crate::{
-    maps::{CONFIG, PENDING, Pending, SYSCALLS, count_loss},
+    maps::{CONFIG, IA32_SYSCALLS, SOCKETCALLS, SYSCALLS, count_loss},
     record::{fill_header, scratch, submit},
     task::read,
 };
 
 const STR_BASE: usize = HEADER_SIZE + SYSCALL_BODY_SIZE;
 
-// Two attachments of the same logic: BTF raw tracepoints (no per-hit copy
-// of the arguments into a trace buffer: cheaper on every syscall of the
-// node) and classic tracepoints as the fallback where BTF ones fail to load.
-
-#[btf_tracepoint(function = "sys_enter")]
-pub fn sys_enter_btf(ctx: BtfTracePointContext) -> u32 {
-    let _ = try_sys_enter_btf(&ctx);
-    0
-}
-
-#[inline(always)]
-fn try_sys_enter_btf(ctx: &BtfTracePointContext) -> Option<()> {
-    let cfg = CONFIG.get(0)?;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
-        return None;
-    }
-    let nr: i64 = ctx.arg(1);
-    stashed(nr)?;
-    let regs = ctx.arg::<*const u8>(0) as u64;
-    let o = &cfg.regs_arg_off;
-    // SAFETY: reads through bpf_probe_read_kernel at offsets from this kernel's BTF.
-    let args = unsafe {
-        [
-            read::<u64>(regs, o[0])?,
-            read::<u64>(regs, o[1])?,
-            read::<u64>(regs, o[2])?,
-            read::<u64>(regs, o[3])?,
-            read::<u64>(regs, o[4])?,
-            read::<u64>(regs, o[5])?,
-        ]
-    };
-    stash(pid_tgid as u32, nr, args);
-    Some(())
-}
+// Two attachments of the same logic: a BTF raw tracepoint (the registers
+// come with the context, no per-hit copy into a trace buffer) and the
+// classic tracepoint as the fallback where BTF ones fail to load.
 
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
@@ -77,29 +52,7 @@ fn try_sys_exit_btf(ctx: &BtfTracePointContext) -> Option<()> {
     // SAFETY: read through bpf_probe_read_kernel at an offset from BTF.
     let nr: i64 = unsafe { read::<i64>(regs, cfg.regs_nr_off)? };
     let ret: i64 = ctx.arg(1);
-    exit_common(pid_tgid, nr, ret)
-}
-
-#[tracepoint]
-pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_enter(&ctx);
-    0
-}
-
-#[inline(always)]
-fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
-    let cfg = CONFIG.get(0)?;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
-        return None;
-    }
-    // SAFETY: offsets come from this kernel's tracepoint format file.
-    let nr: i64 = unsafe { ctx.read_at(cfg.sys_enter_id_off as usize).ok()? };
-    stashed(nr)?;
-    // SAFETY: as above.
-    let args: [u64; 6] = unsafe { ctx.read_at(cfg.sys_enter_args_off as usize).ok()? };
-    stash(pid_tgid as u32, nr, args);
-    Some(())
+    exit_common(cfg, regs, nr, ret)
 }
 
 #[tracepoint]
@@ -119,50 +72,118 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     let nr: i64 = unsafe { ctx.read_at(cfg.sys_exit_id_off as usize).ok()? };
     // SAFETY: as above.
     let ret: i64 = unsafe { ctx.read_at(cfg.sys_exit_ret_off as usize).ok()? };
-    exit_common(pid_tgid, nr, ret)
+    let Some(regs) = current_regs() else {
+        count_loss(loss::TASK_READ);
+        return None;
+    };
+    exit_common(cfg, regs, nr, ret)
 }
 
-/// The table entry of a syscall whose arguments are kept at entry.
+/// The current task's user registers (`struct pt_regs *`).
 #[inline(always)]
-fn stashed(nr: i64) -> Option<&'static SyscallConf> {
-    if nr < 0 || nr >= i64::from(MAX_SYSCALLS) {
+pub fn current_regs() -> Option<u64> {
+    // SAFETY: both helpers take no user input; the result is checked.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
+    if regs == 0 { None } else { Some(regs) }
+}
+
+/// Whether the current task is in a 32-bit (compat) syscall.
+#[inline(always)]
+fn in_compat_syscall(cfg: &Config) -> bool {
+    if cfg.compat_status_off == u32::MAX {
+        return false;
+    }
+    // SAFETY: probe read at an offset from BTF.
+    let status = unsafe { read::<u32>(bpf_get_current_task(), cfg.compat_status_off) };
+    status.is_some_and(|s| s & cfg.compat_mask != 0)
+}
+
+/// The native syscall number and the six arguments of the syscall `raw`
+/// the task is in, and whether it is a compat one. `None` for a syscall
+/// the table does not trace, or unreadable registers (counted).
+#[inline(always)]
+pub fn native_call(cfg: &Config, regs: u64, raw: i64) -> Option<(u32, [u64; 6], bool)> {
+    if raw < 0 {
         return None;
     }
-    let conf = SYSCALLS.get(nr as u32)?;
-    if conf.flags & sysflags::STASH == 0 {
-        return None;
-    }
-    Some(conf)
-}
-
-#[inline(always)]
-fn stash(tid: u32, nr: i64, args: [u64; 6]) {
-    let pending = Pending { nr: nr as u64, args };
-    if PENDING.insert(tid, pending, 0).is_err() {
-        count_loss(loss::PENDING_FULL);
-    }
-}
-
-#[inline(always)]
-fn exit_common(pid_tgid: u64, nr: i64, ret: i64) -> Option<()> {
-    let conf = stashed(nr)?;
-    let tid = pid_tgid as u32;
-    // SAFETY: the value is copied out before the entry is removed.
-    let pending = match unsafe { PENDING.get(tid) } {
-        Some(p) => *p,
-        None => {
-            // A successful execve from a non-leader thread returns as the
-            // leader: its entry was keyed by the old tid and is dropped by
-            // the exec program.
-            let exec_ok = conf.flags & sysflags::EMIT_ON_ERROR_ONLY != 0 && ret >= 0;
-            if conf.flags & sysflags::EMIT != 0 && !exec_ok {
-                count_loss(loss::PENDING_MISSING);
-            }
+    if !in_compat_syscall(cfg) {
+        if raw >= i64::from(MAX_SYSCALLS) {
             return None;
         }
+        let nr = raw as u32;
+        // Untraced syscalls leave here, before any register is read (the
+        // clone family stays: the fork program needs its flags).
+        let conf = SYSCALLS.get(nr)?;
+        if conf.flags & sysflags::EMIT == 0 && conf.clone_mode == 0 {
+            return None;
+        }
+        let args = regs_args(regs, &cfg.regs_arg_off, false)?;
+        return Some((nr, args, false));
+    }
+    if raw >= i64::from(MAX_IA32_SYSCALLS) {
+        return None;
+    }
+    let mut args = regs_args(regs, &cfg.regs_compat_arg_off, true)?;
+    let native = if raw as u32 == IA32_SOCKETCALL {
+        // socketcall(call, unsigned int args[]): the real call's arguments
+        // are 32-bit words in user memory.
+        let call = args[0];
+        let native = *SOCKETCALLS.get(call as u32)?;
+        let mut words = [0u32; 6];
+        // SAFETY: helper validates the user address.
+        if unsafe { bpf_probe_read_user(words.as_mut_ptr().cast(), 24, args[1] as *const _) } < 0 {
+            return None;
+        }
+        args = [
+            u64::from(words[0]),
+            u64::from(words[1]),
+            u64::from(words[2]),
+            u64::from(words[3]),
+            u64::from(words[4]),
+            u64::from(words[5]),
+        ];
+        native
+    } else {
+        *IA32_SYSCALLS.get(raw as u32)?
     };
-    let _ = PENDING.remove(tid);
-    if pending.nr != nr as u64 || conf.flags & sysflags::EMIT == 0 {
+    if native == 0 {
+        return None;
+    }
+    Some((native - 1, args, true))
+}
+
+#[inline(always)]
+fn regs_args(regs: u64, o: &[u32; 6], compat: bool) -> Option<[u64; 6]> {
+    // SAFETY: reads through bpf_probe_read_kernel at offsets from this kernel's BTF.
+    let r = unsafe {
+        [
+            read::<u64>(regs, o[0]),
+            read::<u64>(regs, o[1]),
+            read::<u64>(regs, o[2]),
+            read::<u64>(regs, o[3]),
+            read::<u64>(regs, o[4]),
+            read::<u64>(regs, o[5]),
+        ]
+    };
+    let mut out = [0u64; 6];
+    let mut i = 0;
+    while i < 6 {
+        let Some(v) = r[i] else {
+            count_loss(loss::TASK_READ);
+            return None;
+        };
+        // A compat task's registers hold 32-bit values.
+        out[i] = if compat { v & 0xffff_ffff } else { v };
+        i += 1;
+    }
+    Some(out)
+}
+
+#[inline(always)]
+fn exit_common(cfg: &Config, regs: u64, raw: i64, ret: i64) -> Option<()> {
+    let (nr, args, compat) = native_call(cfg, regs, raw)?;
+    let conf = SYSCALLS.get(nr)?;
+    if conf.flags & sysflags::EMIT == 0 {
         return None;
     }
     if conf.flags & sysflags::EMIT_ON_ERROR_ONLY != 0 && ret >= 0 {
@@ -171,12 +192,12 @@ fn exit_common(pid_tgid: u64, nr: i64, ret: i64) -> Option<()> {
     let buf = scratch()?;
     // SAFETY: buf is this CPU's scratch buffer of MAX_RECORD bytes; every
     // write below is bounded by the checks next to it.
-    unsafe { emit(buf, nr as u32, ret, &pending.args, conf) };
+    unsafe { emit(buf, nr, ret, &args, conf, compat, cfg) };
     Some(())
 }
 
 #[inline(always)]
-unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallConf) {
+unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallConf, compat: bool, cfg: &Config) {
     // SAFETY: see caller.
     unsafe {
         let hdr = fill_header(buf, kind::SYSCALL);
@@ -185,10 +206,11 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
         (*body).ret = ret;
         (*body).args = *args;
         (*body).reserved = 0;
+        (*body).pad = 0;
         (*body).extra = [0; EXTRA_WORDS];
         (*body).addr_len = 0;
 
-        let mut hflags = 0u16;
+        let mut hflags = if compat { flags::COMPAT } else { 0 };
         let mut off = STR_BASE;
         let mut slot = 0;
         while slot < 3 {
@@ -214,17 +236,19 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
             slot += 1;
         }
 
-        read_addr(body, args, conf, &mut hflags);
-        read_extra(body, args, conf, &mut hflags);
+        read_addr(body, args, conf, compat, &mut hflags);
+        if conf.flags & sysflags::CREDS != 0 {
+            read_caps(body, &cfg.task);
+        } else {
+            read_extra(body, args, conf, &mut hflags);
+        }
         (*body).local = [0; LOCAL_SOCKADDR];
         let fd = match conf.sock_fd {
             sock_fd::ARG0 => args[0] as i32 as i64,
             sock_fd::RET => ret,
             _ => -1,
         };
-        if fd >= 0
-            && let Some(cfg) = CONFIG.get(0)
-        {
+        if fd >= 0 {
             read_local(body, fd as u64, &cfg.task);
         }
 
@@ -288,7 +312,7 @@ fn arg(args: &[u64; 6], i: u8) -> u64 {
 }
 
 #[inline(always)]
-unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf, hflags: &mut u16) {
+unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf, compat: bool, hflags: &mut u16) {
     let (ptr, len) = match conf.addr_mode {
         addr_mode::PTR_LEN => (arg(args, conf.addr_arg), arg(args, conf.len_arg)),
         addr_mode::PTR_LENPTR => {
@@ -310,7 +334,8 @@ unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf,
             if msg == 0 {
                 return;
             }
-            // struct user_msghdr starts { void *msg_name; int msg_namelen; }: uapi.
+            // struct user_msghdr starts { void *msg_name; int msg_namelen; }
+            // (uapi); struct compat_msghdr with 32-bit words.
             let mut head = [0u64; 2];
             // SAFETY: helper validates the user address.
             let r = unsafe { bpf_probe_read_user(head.as_mut_ptr().cast(), 16, msg as *const _) };
@@ -318,7 +343,7 @@ unsafe fn read_addr(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf,
                 *hflags |= flags::READ_FAULT;
                 return;
             }
-            (head[0], head[1] & 0xffff_ffff)
+            if compat { (head[0] & 0xffff_ffff, head[0] >> 32) } else { (head[0], head[1] & 0xffff_ffff) }
         }
         _ => return,
     };
@@ -354,5 +379,20 @@ unsafe fn read_extra(body: *mut SyscallBody, args: &[u64; 6], conf: &SyscallConf
     let r = unsafe { bpf_probe_read_user((*body).extra.as_mut_ptr().cast(), len, ptr as *const _) };
     if r < 0 {
         *hflags |= flags::READ_FAULT;
+    }
+}
+
+/// The task's capabilities after the syscall (capset: what the kernel
+/// applied), as Falco reports them: `extra` = effective, permitted, inheritable.
+#[inline(always)]
+unsafe fn read_caps(body: *mut SyscallBody, off: &TaskOffsets) {
+    // SAFETY: probe reads; body points into the scratch buffer.
+    unsafe {
+        let Some(cred) = read::<u64>(bpf_get_current_task(), off.task_cred) else { return };
+        (*body).extra = [
+            read::<u64>(cred, off.cred_cap_effective).unwrap_or(0),
+            read::<u64>(cred, off.cred_cap_permitted).unwrap_or(0),
+            read::<u64>(cred, off.cred_cap_inheritable).unwrap_or(0),
+        ];
     }
 }

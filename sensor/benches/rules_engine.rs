@@ -255,12 +255,51 @@ fn bench(c: &mut Criterion) {
         .collect();
     eprintln!("{} rules loaded; rules fired by the 6-event mix: {fired:?}", set.rules().len());
     let mut g = c.benchmark_group("upstream_rules");
+    bench_evaluate(&mut g, "evaluate_mix", &set, &evs);
+    g.finish();
+}
+
+/// The events `sensor events` recorded (tests/data/recorded.jsonl).
+fn recorded() -> Vec<sensor::event::Event> {
+    let data = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded.jsonl"))
+        .expect("recorded events");
+    data.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// `name` in `g`: the whole detection path (fd table, field extraction,
+/// evaluation, alert formatting) of `set` over `evs`, per event.
+fn bench_replay(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    set: RuleSet,
+    evs: &[sensor::event::Event],
+) {
+    let mut det = sensor::detect::Detector::new(set, sensor::enrich::users::Users::host(), 0);
     g.throughput(Throughput::Elements(evs.len() as u64));
-    g.bench_function("evaluate_mix", |b| {
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let mut alerts = 0usize;
+            for e in evs {
+                alerts += det.process(black_box(e)).len();
+            }
+            black_box(alerts)
+        });
+    });
+}
+
+/// Rule evaluation alone of `evs` against `set`.
+fn bench_evaluate(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    set: &RuleSet,
+    evs: &[Event],
+) {
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.bench_function(name, |b| {
         let mut out = Vec::with_capacity(4);
         b.iter(|| {
             let mut matched = 0usize;
-            for e in &evs {
+            for e in evs {
                 out.clear();
                 set.evaluate(black_box(e), &mut out);
                 matched += out.len();
@@ -268,31 +307,49 @@ fn bench(c: &mut Criterion) {
             black_box(matched)
         });
     });
-    g.finish();
 }
 
 /// The whole detection path on real events recorded by `sensor events`
-/// (tests/data/recorded.jsonl): fd table, field extraction, the upstream
-/// rules and alert formatting, per event.
+/// with the upstream stable rules.
 fn bench_recorded(c: &mut Criterion) {
     let Some(path) = upstream() else { return };
-    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path] };
+    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path], select: Vec::new() };
     let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
-    let data = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded.jsonl"))
-        .expect("recorded events");
-    let evs: Vec<sensor::event::Event> = data.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let mut det = sensor::detect::Detector::new(set, sensor::detect::users::Users::host(), 0);
     let mut g = c.benchmark_group("detector");
-    g.throughput(Throughput::Elements(evs.len() as u64));
-    g.bench_function("replay_recorded", |b| {
-        b.iter(|| {
-            let mut alerts = 0usize;
-            for e in &evs {
-                alerts += det.process(black_box(e)).len();
-            }
-            black_box(alerts)
-        });
-    });
+    bench_replay(&mut g, "replay_recorded", set, &recorded());
+    g.finish();
+}
+
+/// The whole detection path with the built-in rule set (what a node runs by
+/// default) on the same recorded events, to compare with the upstream rules.
+fn bench_default_rules(c: &mut Criterion) {
+    let src = sensor::detect::RuleSources { builtin: true, paths: vec![], select: Vec::new() };
+    let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
+    eprintln!("{} built-in rules loaded", set.rules().len());
+    let mut g = c.benchmark_group("detector");
+    bench_replay(&mut g, "replay_recorded_default_rules", set, &recorded());
+    g.finish();
+}
+
+/// The whole detection path with all three of Falco's upstream files and
+/// every rule enabled (`--enable-rule '*'`: 93 rules, sandbox included),
+/// on the same recorded events, and rule evaluation alone on the mix.
+fn bench_all_upstream(c: &mut Criterion) {
+    let Some(stable) = upstream() else { return };
+    let dir = stable.parent().map(PathBuf::from).unwrap_or_default();
+    let paths = vec![stable, dir.join("falco-incubating_rules.yaml"), dir.join("falco-sandbox_rules.yaml")];
+    let src = sensor::detect::RuleSources {
+        builtin: false,
+        paths,
+        select: vec![sensor::rules::RuleSelection::enable_rule("*")],
+    };
+    let (Some(set), report) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
+    let enabled = set.rules().iter().filter(|r| r.enabled).count();
+    eprintln!("{} upstream rules loaded, {enabled} enabled, {} errors", set.rules().len(), report.errors.len());
+    let mix: Vec<Event> = events().into_iter().cycle().take(600).collect();
+    let mut g = c.benchmark_group("all_upstream_rules");
+    bench_evaluate(&mut g, "evaluate_mix", &set, &mix);
+    bench_replay(&mut g, "replay_recorded", set, &recorded());
     g.finish();
 }
 
@@ -301,10 +358,10 @@ fn bench_recorded(c: &mut Criterion) {
 /// runtime and pod metadata are cached (a store lookup per event, the
 /// container fields the rules read, the suggested output fields).
 fn bench_enrichment(c: &mut Criterion) {
-    use sensor::container::meta::{ContainerMeta, MetaStore, PodMeta};
-    use sensor::container::{ContainerRef, Runtime};
+    use sensor::enrich::container::meta::{ContainerMeta, MetaStore, PodMeta};
+    use sensor::enrich::container::{ContainerRef, Runtime};
     let Some(path) = upstream() else { return };
-    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path] };
+    let src = sensor::detect::RuleSources { builtin: false, paths: vec![path], select: Vec::new() };
     let data = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/recorded.jsonl"))
         .expect("recorded events");
     let host: Vec<sensor::event::Event> = data.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -320,7 +377,7 @@ fn bench_enrichment(c: &mut Criterion) {
             if let Some(p) = &e.proc {
                 let mut v = p.view.clone();
                 v.container = Some(cref.clone());
-                e.proc = Some(std::sync::Arc::new(sensor::process::SharedView::new(v)));
+                e.proc = Some(std::sync::Arc::new(sensor::event::process_view::SharedView::new(v)));
             }
             e
         })
@@ -331,14 +388,14 @@ fn bench_enrichment(c: &mut Criterion) {
         [("host", &host, false), ("container_ids_only", &in_pod, false), ("container_with_metadata", &in_pod, true)]
     {
         let (Some(set), _) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
-        let mut det = sensor::detect::Detector::new(set, sensor::detect::users::Users::host(), 0);
+        let mut det = sensor::detect::Detector::new(set, sensor::enrich::users::Users::host(), 0);
         if with_meta {
             let (req_tx, _req_rx) = tokio::sync::mpsc::unbounded_channel();
             let (ans_tx, ans_rx) = tokio::sync::mpsc::unbounded_channel();
             det.meta = MetaStore::new(Some(req_tx), Some(ans_rx));
             det.meta.wants_wait(&cref);
             let meta = ContainerMeta {
-                container: sensor::runtime::ContainerMeta {
+                container: sensor::enrich::runtime::ContainerMeta {
                     id: cref.id.clone(),
                     runtime: "containerd",
                     name: Some("app".into()),
@@ -369,5 +426,29 @@ fn bench_enrichment(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_recorded, bench_enrichment);
+/// Loading Falco's three upstream files together (stable, incubating,
+/// sandbox: 93 rules), as `sensor run --rules ... --rules ... --rules ...`
+/// does at start: read, collect, compile after each file.
+fn bench_load(c: &mut Criterion) {
+    let Some(stable) = upstream() else { return };
+    let dir = stable.parent().map(PathBuf::from).unwrap_or_default();
+    let paths: Vec<PathBuf> = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let texts: Vec<(String, String)> =
+        paths.iter().filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(p).ok()?))).collect();
+    let refs: Vec<sensor::rules::RuleText> =
+        texts.iter().map(|(n, c)| sensor::rules::RuleText { name: n, content: c }).collect();
+    let (set, report) = RuleSet::load_texts(&refs, &EngineConfig::default());
+    eprintln!("loader: {} rules, {} errors", set.map_or(0, |s| s.rules().len()), report.errors.len());
+    let mut g = c.benchmark_group("loader");
+    g.sample_size(10);
+    g.bench_function("load_stable_incubating_sandbox", |b| {
+        b.iter(|| black_box(RuleSet::load_texts(black_box(&refs), &EngineConfig::default())));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_recorded, bench_default_rules, bench_all_upstream, bench_enrichment, bench_load);
 criterion_main!(benches);

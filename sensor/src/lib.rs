@@ -1,20 +1,23 @@
-//! The sensor agent: loads the kernel programs, decodes their records into
-//! typed events, keeps a process table and writes enriched events out.
+//! The sensor agent. Folders follow an event's path:
+//! [`kernel`] (load, attach, offsets, syscall table, ring reader) →
+//! [`event`] (typed events, decoder) → [`process`] (process table, procfs)
+//! → [`enrich`] (fd table, users, container, runtime, Kubernetes) →
+//! [`detect`] (rules on events) → [`pipeline`] (the stages, wired in one
+//! place) → [`output`] (alert delivery); [`metrics`] beside. [`rules`] is
+//! the Falco rule engine, a library with no imports from the rest.
 
-pub mod btf_offsets;
-pub mod container;
-pub mod decode;
+// Test scaffolding shared with the integration tests (tests/support/) names
+// the crate `sensor` in both places.
+#[cfg(test)]
+extern crate self as sensor;
+
+pub mod config;
 pub mod detect;
+pub mod enrich;
 pub mod event;
-pub mod fdtable;
-pub mod k8s;
+pub mod kernel;
 pub mod metrics;
-pub mod metrics_server;
+pub mod output;
 pub mod pipeline;
 pub mod process;
-pub mod procfs;
-pub mod programs;
 pub mod rules;
-pub mod runtime;
-pub mod syscall_table;
-pub mod tracefs;

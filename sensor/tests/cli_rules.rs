@@ -29,6 +29,42 @@ fn check_loads_all_upstream_rules_unmodified() {
 }
 
 #[test]
+fn check_all_three_upstream_files_with_every_rule_enabled() {
+    let Some(up) = upstream_rules() else { return };
+    let dir = up.parent().unwrap();
+    let out = sensor()
+        .args(["rules", "check", "--json", "--enable-rule", "*"])
+        .arg(dir.join("falco_rules.yaml"))
+        .arg(dir.join("falco-incubating_rules.yaml"))
+        .arg(dir.join("falco-sandbox_rules.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rules_loaded"], 93, "{v}");
+    assert_eq!(v["rules_enabled"], 93, "{v}");
+    assert_eq!(v["rules_skipped"], serde_json::json!([]));
+    assert_eq!(v["errors"], serde_json::json!([]));
+    // Selections apply in command-line order.
+    let out = sensor()
+        .args(["rules", "check", "--json", "--enable-rule", "*", "--disable-tag", "maturity_sandbox"])
+        .arg(dir.join("falco_rules.yaml"))
+        .arg(dir.join("falco-sandbox_rules.yaml"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["rules_loaded"].as_u64(), v["rules_enabled"].as_u64()), (Some(62), Some(25)), "{v}");
+    let out = sensor()
+        .args(["rules", "check", "--json", "--disable-tag", "maturity_sandbox", "--enable-rule", "*"])
+        .arg(dir.join("falco_rules.yaml"))
+        .arg(dir.join("falco-sandbox_rules.yaml"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rules_enabled"], 62, "{v}");
+}
+
+#[test]
 fn check_reports_errors_with_location_and_suggestion() {
     let f = malformed("unknown_field.yaml");
     let out = sensor().args(["rules", "check"]).arg(&f).output().unwrap();
@@ -62,7 +98,7 @@ fn check_never_panics_on_the_malformed_corpus() {
 
 #[test]
 fn builtin_rules_are_valid() {
-    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/sensor_rules.yaml");
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let out = sensor().args(["rules", "check", "--json"]).arg(&rules).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

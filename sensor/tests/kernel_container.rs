@@ -4,7 +4,10 @@
 mod common;
 
 use common::{arg, is, sensor, unique};
-use sensor::runtime::test_support::{CRI_BUSYBOX, ContainerdEnv, DockerEnv, skip_or_fail, start_cri_pod};
+#[path = "support/runtime.rs"]
+mod runtime_support;
+
+use runtime_support::{CRI_BUSYBOX, ContainerdEnv, DockerEnv, skip_or_fail, start_cri_pod};
 
 const IMAGE: &str = "sensortest-busybox:1";
 
@@ -164,4 +167,30 @@ fn user_names_come_from_the_containers_own_passwd() {
     assert_eq!(a["output_fields"]["user.uid"], 4242, "{a}");
     // The host does not know uid 4242: the name can only come from the image.
     assert!(!std::fs::read_to_string("/etc/passwd").unwrap().contains(":4242:"));
+}
+
+#[test]
+fn docker_host_names_the_daemon_to_ask() {
+    let Some(_) = sensor() else { return };
+    let Some(mut d) = docker() else { return };
+    let rules = d.dir().join("privileged.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Cat with privilege known\n  desc: test rule\n  condition: evt.type = execve and container.id != host and proc.name = cat and container.privileged = false\n  output: cat (privileged=%container.privileged)\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    // No --runtime-socket: the daemon is found the way the docker CLI finds it.
+    let host = format!("unix://{}", d.socket.display());
+    let s = common::Sensor::start_with_env(
+        &["run", "--no-default-rules", "--rules", rules.to_str().unwrap(), "--syscall-hooks", "btf"],
+        &[("DOCKER_HOST", &host)],
+    );
+    let tag = unique("dockerhost");
+    let id = d
+        .run_detached(&unique("p"), &["--network", "none", IMAGE, "/bin/cat", &format!("/nonexistent/{tag}")])
+        .unwrap();
+    let a = s.wait_for("alert with container.privileged known", |a| {
+        a["rule"] == "Cat with privilege known" && a["output_fields"]["container.id"] == id[..12]
+    });
+    assert_eq!(a["output_fields"]["container.privileged"], false, "{a}");
 }

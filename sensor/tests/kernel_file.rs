@@ -225,3 +225,45 @@ fn long_path_is_truncated_and_flagged() {
     assert_eq!(arg(&ev, "name").as_str().unwrap().len(), 4095);
     assert_eq!(ev["errno"], "ENAMETOOLONG");
 }
+
+#[test]
+fn close_is_traced() {
+    let Some(s) = sensor() else { return };
+    let dir = tmp();
+    let path = dir.path().join(unique("close"));
+    let f = fs::File::create(&path).unwrap();
+    let fd = i64::from(f.as_raw_fd());
+    drop(f);
+    let ev = s.wait_for("close of the file", |e| is(e, "close") && e["tid"] == tid() && arg(e, "fd") == fd);
+    assert_eq!(ev["ret"], 0);
+    assert_eq!(ev["category"], "file");
+}
+
+#[test]
+fn chdir_moves_the_processes_cwd() {
+    use std::os::unix::process::CommandExt as _;
+    let Some(s) = sensor() else { return };
+    let dir = tmp();
+    let target = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
+    let marker = unique("after-chdir");
+    let rel = CString::new(marker.clone()).unwrap();
+    let mut cmd = std::process::Command::new("/bin/true");
+    // SAFETY: chdir and open between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chdir(target.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::open(rel.as_ptr(), libc::O_RDONLY);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let pid = u64::from(child.id());
+    child.wait().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let ev = s.wait_for("chdir", |e| is(e, "chdir") && e["pid"] == pid);
+    assert_eq!(arg(&ev, "path"), d);
+    let ev = s.wait_for("the relative open", |e| is(e, "openat") && arg(e, "name") == marker.as_str());
+    assert_eq!(ev["proc"]["cwd"], d, "{ev}");
+}

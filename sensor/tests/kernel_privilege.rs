@@ -125,7 +125,11 @@ fn capset_in_a_child() {
     });
     let ev = s.wait_for("capset", |e| is(e, "capset") && e["pid"] == pid);
     assert_eq!(ev["ret"], 0);
-    assert_eq!(arg(&ev, "cap_effective").as_u64().unwrap() & (1 << 13), 0);
+    // The sets the kernel applied, all 64 bits, read from the task at exit.
+    let eff = arg(&ev, "cap_effective").as_u64().unwrap();
+    assert_eq!(eff & (1 << 13), 0);
+    assert_ne!(eff & (1 << 39), 0, "CAP_BPF (bit 39) is kept: {ev}");
+    assert_ne!(arg(&ev, "cap_permitted").as_u64().unwrap() & (1 << 13), 0, "permitted keeps CAP_NET_RAW");
 }
 
 #[test]
@@ -163,4 +167,55 @@ fn bpf_modules_userfaultfd() {
     let ev = s.wait_for("userfaultfd", |e| is(e, "userfaultfd") && e["pid"] == me());
     assert_eq!(arg(&ev, "flags"), (libc::O_CLOEXEC | libc::O_NONBLOCK) as u64);
     assert_eq!(ev["ret"], r);
+}
+
+/// Installs a seccomp filter that fails `unshare` with EPERM, as Docker's
+/// and Kubernetes' `RuntimeDefault` profiles do inside containers.
+fn deny_unshare() -> std::io::Result<()> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let nr_off = std::mem::offset_of!(libc::seccomp_data, nr) as u32;
+    let arch_off = std::mem::offset_of!(libc::seccomp_data, arch) as u32;
+    let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let mut prog = [
+        stmt(ld, arch_off),
+        jeq(AUDIT_ARCH_X86_64, 0, 3),
+        stmt(ld, nr_off),
+        jeq(libc::SYS_unshare as u32, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+    // SAFETY: prctl with a filter that lives until the call returns.
+    unsafe {
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into())?;
+        check(libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &raw const fprog).into())?;
+        // Denied before sys_enter: only sys_exit sees it.
+        if libc::unshare(libc::CLONE_NEWUTS) == 0 {
+            return Err(std::io::Error::other("unshare was not denied"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn seccomp_denied_syscall_is_an_attempt_not_a_loss() {
+    let Some(s) = sensor() else { return };
+    let pid = in_child(deny_unshare);
+    let ev = s.wait_for("the denied unshare", |e| is(e, "unshare") && e["pid"] == pid);
+    assert_eq!(ev["ret"], -i64::from(libc::EPERM), "{ev}");
+    assert_eq!(ev["errno"], "EPERM");
+    assert_eq!(arg(&ev, "flags"), u64::try_from(libc::CLONE_NEWUTS).unwrap());
+    // Its exit had no entry: that must not read as a lost event.
+    s.wait_for("the child's exec after the filter", |e| is(e, "execve") && e["pid"] == pid);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let losses = s.all(|e| is(e, "sensor_loss"));
+    assert!(losses.is_empty(), "false loss reports: {losses:?}");
 }

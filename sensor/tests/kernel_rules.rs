@@ -105,8 +105,8 @@ fn builtin_rules_fire_on_a_shell_reading_shadow() {
     let sh = dir.path().join("bash");
     std::fs::copy("/bin/cat", &sh).unwrap();
     assert!(Command::new(&sh).arg("/etc/shadow").output().unwrap().status.success());
-    let a = s.wait_for("Sensitive file read by a shell", |a| {
-        a["rule"] == "Sensitive file read by a shell" && field(a, "proc.exepath") == sh.to_str().unwrap()
+    let a = s.wait_for("Read sensitive file by untrusted program", |a| {
+        a["rule"] == "Read sensitive file by untrusted program" && field(a, "proc.exepath") == sh.to_str().unwrap()
     });
     assert_eq!(field(&a, "fd.name"), "/etc/shadow");
     assert_eq!(a["priority"], "Warning");

@@ -32,6 +32,8 @@ enum Cmd {
     },
     /// Clippy (pedantic, from [workspace.lints]) over every crate, warnings denied.
     Lint,
+    /// Regenerate docs/rules.md from the built-in rules and their fixtures.
+    Docs,
     /// Overhead benchmark: storms with and without the sensor, interleaved.
     Bench(bench::BenchArgs),
     /// A benchmark workload (used by `bench`, runs in its own process).
@@ -65,7 +67,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Setup => setup(),
         Cmd::Test { args } => {
             setup()?;
-            run(Command::new("cargo").current_dir(root()).args(["test"]).args(args))
+            // Every linked crate's licence is on deny.toml's allow list.
+            run(Command::new("cargo").current_dir(root()).args(["deny", "check", "licenses"]))?;
+            run(Command::new("cargo").current_dir(root()).args(["test", "--no-fail-fast"]).args(args))
         }
         Cmd::Run { args } => {
             setup()?;
@@ -75,6 +79,17 @@ fn main() -> anyhow::Result<()> {
         Cmd::Lint => {
             setup()?;
             run(Command::new("cargo").current_dir(root()).args(["clippy", "--all-targets", "--", "-D", "warnings"]))
+        }
+        Cmd::Docs => {
+            let out = Command::new("cargo")
+                .current_dir(root())
+                .args(["run", "-q", "-p", "sensor", "--", "rules", "doc"])
+                .output()
+                .context("running sensor rules doc")?;
+            if !out.status.success() {
+                bail!("sensor rules doc failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            std::fs::write(root().join("docs/rules.md"), out.stdout).context("writing docs/rules.md")
         }
         Cmd::Bench(a) => {
             setup()?;

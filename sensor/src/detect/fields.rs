@@ -6,11 +6,11 @@
 use std::borrow::Cow;
 
 use super::flags;
-use super::users::Users;
-use crate::container::meta::ContainerMeta;
-use crate::event::{Arg, Event, SockAddr};
-use crate::fdtable::{FdInfo, FdKind};
-use crate::process::SharedView;
+use crate::enrich::container::meta::ContainerMeta;
+use crate::enrich::fdtable::{FdInfo, FdKind};
+use crate::enrich::users::Users;
+use crate::event::process_view::SharedView;
+use crate::event::{Arg, Event, Op, SockAddr};
 use crate::rules::{FieldArg, FieldId, FieldSource, FieldValue};
 
 pub struct EventFields<'a> {
@@ -41,6 +41,13 @@ fn args_line(args: &[String]) -> String {
     args.iter().skip(1).map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
+/// `source:dest:mode:rdwr:propagation`, one mount as Falco prints it.
+fn mount_text(x: &crate::enrich::runtime::Mount) -> String {
+    let mode = x.mode.as_deref().unwrap_or_default();
+    let prop = x.propagation.as_deref().unwrap_or_default();
+    format!("{}:{}:{}:{}:{}", x.source, x.destination, mode, !x.read_only, prop)
+}
+
 fn labels_text(m: &std::collections::BTreeMap<String, String>) -> String {
     m.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(", ")
 }
@@ -50,7 +57,7 @@ impl EventFields<'_> {
         self.ev.proc.as_deref()
     }
 
-    fn pod(&self) -> Option<&crate::container::meta::PodMeta> {
+    fn pod(&self) -> Option<&crate::enrich::container::meta::PodMeta> {
         self.meta?.pod.as_ref()
     }
 
@@ -76,23 +83,28 @@ impl EventFields<'_> {
             FieldId::ContainerStartTs => m.started_at_ns.map(FieldValue::U64),
             FieldId::ContainerLabel => m.labels.get(Self::key(arg)?).map(|v| s(v)),
             FieldId::ContainerLabels => Some(owned(labels_text(&m.labels))),
-            FieldId::ContainerMounts => Some(owned(
-                m.mounts
-                    .iter()
-                    .map(|x| {
-                        let mode = x.mode.as_deref().unwrap_or_default();
-                        let prop = x.propagation.as_deref().unwrap_or_default();
-                        format!("{}:{}:{}:{}:{}", x.source, x.destination, mode, !x.read_only, prop)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )),
+            FieldId::ContainerMounts => Some(owned(m.mounts.iter().map(mount_text).collect::<Vec<_>>().join(","))),
             FieldId::ContainerMountDest | FieldId::ContainerMountSource | FieldId::ContainerMount => {
-                let key = Self::key(arg)?;
-                let mount = m.mounts.iter().find(|x| x.destination == key || x.source == key)?;
+                // As the container plugin: `[N]` is the N-th mount; a key is
+                // a glob over the mount source (`container.mount.source`:
+                // over the destination). No match: no value.
+                let index = match arg? {
+                    FieldArg::Index(i) => usize::try_from(*i).ok(),
+                    FieldArg::Key(k) => k.parse::<usize>().ok(),
+                };
+                let mount = match (index, arg?) {
+                    (Some(i), _) => m.mounts.get(i)?,
+                    (None, FieldArg::Index(_)) => return None,
+                    (None, FieldArg::Key(k)) => {
+                        let g = crate::rules::glob::Glob::new(k, false);
+                        let by_dest = matches!(field, FieldId::ContainerMountSource);
+                        m.mounts.iter().find(|x| g.matches(if by_dest { &x.destination } else { &x.source }))?
+                    }
+                };
                 Some(match field {
                     FieldId::ContainerMountDest => s(&mount.destination),
-                    _ => s(&mount.source),
+                    FieldId::ContainerMountSource => s(&mount.source),
+                    _ => owned(mount_text(mount)),
                 })
             }
             FieldId::K8sPodName => self.pod().map(|p| s(&p.name)),
@@ -123,7 +135,7 @@ impl EventFields<'_> {
         &'s self,
         arg: Option<&FieldArg>,
         own: impl Fn(&'s SharedView) -> Option<FieldValue<'s>>,
-        anc: impl Fn(&'s crate::process::Ancestor) -> Option<FieldValue<'s>>,
+        anc: impl Fn(&'s crate::event::process_view::Ancestor) -> Option<FieldValue<'s>>,
     ) -> Option<FieldValue<'s>> {
         let v = self.view()?;
         match Self::level(arg) {
@@ -133,7 +145,22 @@ impl EventFields<'_> {
         }
     }
 
-    fn evt_arg(&self, arg: Option<&FieldArg>) -> Option<FieldValue<'_>> {
+    /// The name of the process `leader` (a session or process group
+    /// leader, host pid): the process itself or one of its ancestors.
+    fn leader_name(&self, leader: u32) -> Option<FieldValue<'_>> {
+        let v = self.view()?;
+        if leader == 0 {
+            return None;
+        }
+        if leader == self.ev.pid {
+            return Some(s(&v.name));
+        }
+        v.ancestors.iter().find(|a| a.pid == leader).map(|a| s(&a.name))
+    }
+
+    /// `evt.arg.<name>` (`raw`: `evt.rawarg`, numbers left as numbers where
+    /// Falco renders them as text).
+    fn evt_arg(&self, arg: Option<&FieldArg>, raw: bool) -> Option<FieldValue<'_>> {
         let ev = self.ev;
         let (name, value) = match arg? {
             FieldArg::Key(k) => (k.as_ref(), ev.args.get(k)?),
@@ -142,28 +169,70 @@ impl EventFields<'_> {
                 (n.as_ref(), v)
             }
         };
-        Some(match (name, value) {
-            ("flags", Arg::UInt(f)) if matches!(ev.kind.as_ref(), "open" | "openat" | "openat2" | "creat") => {
-                owned(flags::open_flags(*f))
-            }
-            ("request", Arg::UInt(r)) if ev.kind == "ptrace" => match flags::ptrace_request(*r) {
-                Some(n) => s(n),
-                None => FieldValue::U64(*r),
-            },
-            ("domain", Arg::UInt(d)) if ev.kind == "socket" => match flags::socket_domain(*d) {
-                Some(n) => s(n),
-                None => FieldValue::U64(*d),
-            },
-            (_, Arg::UInt(u)) => FieldValue::U64(*u),
-            (_, Arg::Int(i)) => FieldValue::I64(*i),
-            (_, Arg::Str(t)) => s(t),
-            (_, Arg::List(l)) => owned(l.join(" ")),
-            (_, Arg::Addr(a)) => owned(addr_text(a)),
+        if let Arg::UInt(u) = value
+            && let Some(text) = arg_flag_text(ev.kind.op(), name, *u, raw)
+        {
+            return Some(match text {
+                FlagArg::Named(n) => owned(n),
+                FlagArg::Unnamed => FieldValue::U64(*u),
+            });
+        }
+        Some(match value {
+            Arg::UInt(u) => FieldValue::U64(*u),
+            Arg::Int(i) => FieldValue::I64(*i),
+            Arg::Str(t) => s(t),
+            Arg::List(l) => owned(l.join(" ")),
+            Arg::Addr(a) => owned(addr_text(a)),
         })
     }
 
+    /// The process's environment: the exec event's own `env` argument
+    /// (recorded lines carry it there), else the process table's copy.
+    fn env(&self) -> &[String] {
+        if let Some(Arg::List(env)) = self.ev.args.get("env")
+            && self.ev.kind.op() == Op::Execve
+        {
+            return env;
+        }
+        self.view().map_or(&[], |v| &v.env)
+    }
+
+    /// `proc.env`: `NAME=value` pairs space-joined, or one variable's value.
+    fn env_field(&self, name: Option<&str>) -> FieldValue<'_> {
+        let env = self.env();
+        match name {
+            None => owned(env.join(" ")),
+            Some(n) => s(env_lookup(env, n).unwrap_or_default()),
+        }
+    }
+
+    /// `proc.aenv`: without an argument (or level 0) the process's own
+    /// environment; `[N]` the N-th ancestor's; `[NAME]` the first value of
+    /// NAME up the ancestry, parent first (libsinsp's semantics).
+    fn aenv_field(&self, arg: Option<&FieldArg>) -> Option<FieldValue<'_>> {
+        let v = self.view();
+        // `[2]` is a level, `[NAME]` a variable.
+        let level = match arg {
+            None => Some(0),
+            Some(FieldArg::Index(n)) => Some(*n as usize),
+            Some(FieldArg::Key(k)) => k.parse::<usize>().ok(),
+        };
+        match (level, arg) {
+            (Some(0), _) => Some(self.env_field(None)),
+            (Some(n), _) => {
+                let a = v?.ancestors.get(n - 1)?;
+                Some(owned(a.env.join(" ")))
+            }
+            (None, Some(FieldArg::Key(k))) => {
+                let found = v.and_then(|v| v.ancestors.iter().find_map(|a| env_lookup(&a.env, k)));
+                Some(s(found.unwrap_or_default()))
+            }
+            (None, _) => None,
+        }
+    }
+
     fn open_flags(&self) -> Option<u64> {
-        if !matches!(self.ev.kind.as_ref(), "open" | "openat" | "openat2" | "creat") {
+        if self.ev.kind.op() != Op::Open {
             return None;
         }
         match self.ev.args.get("flags")? {
@@ -176,15 +245,19 @@ impl EventFields<'_> {
         let fd = self.fd?;
         let (client, server) = fd.client_server();
         let inet = matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6);
-        let ip = |e: Option<&crate::fdtable::Endpoint>| e.map(|e| FieldValue::Ip(e.ip));
-        let port = |e: Option<&crate::fdtable::Endpoint>| e.map(|e| FieldValue::U64(e.port.into()));
+        let ip = |e: Option<&crate::enrich::fdtable::Endpoint>| e.map(|e| FieldValue::Ip(e.ip));
+        let port = |e: Option<&crate::enrich::fdtable::Endpoint>| e.map(|e| FieldValue::U64(e.port.into()));
         match id {
             FieldId::FdNum => Some(FieldValue::I64(fd.num)),
             FieldId::FdType => Some(s(fd.kind.type_name())),
             FieldId::FdTypechar => Some(s(fd.kind.typechar())),
-            FieldId::FdName => fd.name().map(owned),
+            // Paths are borrowed: rules compare fd.name of every open.
+            FieldId::FdName => match fd.kind {
+                FdKind::Ipv4 | FdKind::Ipv6 => fd.name().map(owned),
+                _ => fd.path.as_deref().map(s),
+            },
             FieldId::FdNameraw => fd.nameraw.as_deref().map(s).or_else(|| fd.name().map(owned)),
-            FieldId::FdDirectory if fd.kind == FdKind::File => {
+            FieldId::FdDirectory if matches!(fd.kind, FdKind::File | FdKind::Directory) => {
                 let p = fd.path.as_deref()?;
                 Some(s(match p.rfind('/') {
                     Some(0) => "/",
@@ -192,7 +265,9 @@ impl EventFields<'_> {
                     None => p,
                 }))
             }
-            FieldId::FdFilename if fd.kind == FdKind::File => fd.path.as_deref().map(|p| s(basename(p))),
+            FieldId::FdFilename if matches!(fd.kind, FdKind::File | FdKind::Directory) => {
+                fd.path.as_deref().map(|p| s(basename(p)))
+            }
             FieldId::FdL4proto if inet => fd.l4proto.map(s),
             FieldId::FdSockfamily => Some(s(match fd.kind {
                 FdKind::Ipv4 | FdKind::Ipv6 => "ip",
@@ -222,6 +297,32 @@ impl EventFields<'_> {
     }
 }
 
+/// The value of `NAME` in `NAME=value` strings.
+fn env_lookup<'e>(env: &'e [String], name: &str) -> Option<&'e str> {
+    env.iter().find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A numeric argument Falco shows by name: its name, or none for a number
+/// the table does not know.
+enum FlagArg {
+    Named(String),
+    Unnamed,
+}
+
+/// The symbolic text of a numeric argument Falco names (open flags, chmod
+/// modes, ptrace requests, socket domains): `None` when `name` is no such
+/// argument of `kind`. `raw` (`evt.rawarg`) leaves chmod modes as numbers.
+fn arg_flag_text(op: Op, name: &str, value: u64, raw: bool) -> Option<FlagArg> {
+    let known = |n: Option<&str>| n.map_or(FlagArg::Unnamed, |n| FlagArg::Named(n.to_owned()));
+    match name {
+        "flags" if op == Op::Open => Some(FlagArg::Named(flags::open_flags(value))),
+        "mode" if !raw && matches!(op, Op::Chmod | Op::Fchmod) => Some(FlagArg::Named(flags::chmod_mode(value))),
+        "request" if op == Op::Ptrace => Some(known(flags::ptrace_request(value))),
+        "domain" if op == Op::Socket => Some(known(flags::socket_domain(value))),
+        _ => None,
+    }
+}
+
 fn addr_text(a: &SockAddr) -> String {
     match a {
         SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
@@ -233,7 +334,7 @@ fn addr_text(a: &SockAddr) -> String {
 
 impl FieldSource for EventFields<'_> {
     fn evt_type(&self) -> &str {
-        &self.ev.kind
+        self.ev.kind.name()
     }
 
     #[allow(clippy::too_many_lines)] // one arm per field: splitting hides the mapping
@@ -241,21 +342,34 @@ impl FieldSource for EventFields<'_> {
         let ev = self.ev;
         let v = self.view();
         match field {
-            FieldId::EvtTime | FieldId::EvtRawtime => Some(FieldValue::U64(ev.ts)),
+            FieldId::EvtNum => Some(FieldValue::U64(ev.num)),
+            // The clock strings (evt.time.s, evt.datetime...) are rendered
+            // from the nanoseconds by the output formatter, in its zone.
+            FieldId::EvtTime
+            | FieldId::EvtRawtime
+            | FieldId::EvtTimeS
+            | FieldId::EvtTimeIso8601
+            | FieldId::EvtDatetime
+            | FieldId::EvtDatetimeS => Some(FieldValue::U64(ev.ts)),
             FieldId::EvtRawtimeS => Some(FieldValue::U64(ev.ts / 1_000_000_000)),
             FieldId::EvtRawtimeNs => Some(FieldValue::U64(ev.ts % 1_000_000_000)),
-            FieldId::EvtType | FieldId::SyscallType => Some(s(&ev.kind)),
+            FieldId::EvtType | FieldId::SyscallType => Some(s(ev.kind.name())),
             FieldId::EvtCategory => Some(s(ev.category.as_str())),
             FieldId::EvtHostname => Some(s(self.hostname)),
             FieldId::EvtSource => Some(s("syscall")),
-            FieldId::EvtArg | FieldId::EvtRawarg => self.evt_arg(arg),
+            FieldId::EvtArg => self.evt_arg(arg, false),
+            FieldId::EvtRawarg => self.evt_arg(arg, true),
             FieldId::EvtArgs => Some(owned(
                 ev.args
                     .0
                     .iter()
                     .map(|(n, a)| {
                         let val = match a {
-                            Arg::UInt(u) => u.to_string(),
+                            // Falco: the number, then its symbolic name.
+                            Arg::UInt(u) => match arg_flag_text(ev.kind.op(), n, *u, false) {
+                                Some(FlagArg::Named(text)) => format!("{u}({text})"),
+                                _ => u.to_string(),
+                            },
                             Arg::Int(i) => i.to_string(),
                             Arg::Str(t) => t.clone(),
                             Arg::List(l) => l.join(" "),
@@ -284,7 +398,7 @@ impl FieldSource for EventFields<'_> {
                     Some(FieldArg::Key(k)) => ev.args.str(k)?,
                     _ => ev.args.str("name").or_else(|| ev.args.str("path"))?,
                 };
-                Some(owned(crate::fdtable::absolute(name, v.and_then(|v| v.cwd.as_deref()))))
+                Some(owned(crate::process::path::absolute(name, v.and_then(|v| v.cwd.as_deref()))))
             }
 
             FieldId::ProcPid => Some(FieldValue::I64(ev.pid.into())),
@@ -295,16 +409,28 @@ impl FieldSource for EventFields<'_> {
             FieldId::ProcExe => v.map(|v| s(v.args.first().map_or(v.exe.as_str(), String::as_str))),
             FieldId::ProcExepath => v.map(|v| s(v.exepath.as_deref().unwrap_or(&v.exe))),
             FieldId::ProcArgs => v.map(|v| owned(args_line(&v.args))),
-            FieldId::ProcCmdline => v.map(|v| owned(crate::process::cmdline(&v.name, &v.args))),
+            FieldId::ProcCmdline => v.map(|v| owned(crate::event::process_view::cmdline(&v.name, &v.args))),
             FieldId::ProcCmdnargs => v.map(|v| FieldValue::U64(v.args.len().saturating_sub(1) as u64)),
             FieldId::ProcCwd => v.and_then(|v| v.cwd.as_deref()).map(s),
             FieldId::ProcTty => v.map(|v| FieldValue::U64(v.tty.into())),
             FieldId::ProcSid => v.map(|v| FieldValue::I64(v.sid.into())),
             FieldId::ProcIsSidLeader => v.map(|v| FieldValue::Bool(v.sid == ev.pid)),
+            FieldId::ProcSname => self.leader_name(v?.sid),
+            FieldId::ProcVpid => v?.vpid.map(|p| FieldValue::I64(p.into())),
+            FieldId::ProcVpgid => v?.vpgid.map(|p| FieldValue::I64(p.into())),
+            FieldId::ProcVpgidName => self.leader_name(v?.pgid),
+            FieldId::ProcIsVpgidLeader => {
+                let v = v?;
+                Some(FieldValue::Bool(v.vpgid? == v.vpid?))
+            }
             FieldId::ProcIsExeFromMemfd => v.map(|v| {
                 let p = v.exepath.as_deref().unwrap_or(&v.exe);
-                FieldValue::Bool(p.starts_with("memfd:"))
+                FieldValue::Bool(v.exe_from_memfd || p.starts_with("memfd:"))
             }),
+            FieldId::ProcIsExeWritable => v.map(|v| FieldValue::Bool(v.exe_writable)),
+            FieldId::ProcIsExeUpperLayer => v.map(|v| FieldValue::Bool(v.exe_upper_layer)),
+            FieldId::ProcEnv => Some(self.env_field(Self::key(arg))),
+            FieldId::ProcAenv => self.aenv_field(arg),
             FieldId::ProcDuration => v.and_then(|v| {
                 let start_unix = i128::from(v.start_ns) + self.boot_to_unix_ns;
                 u64::try_from(i128::from(ev.ts) - start_unix).ok().map(FieldValue::U64)
@@ -325,13 +451,17 @@ impl FieldSource for EventFields<'_> {
                 |v| Some(s(v.exepath.as_deref().unwrap_or(&v.exe))),
                 |a| Some(s(a.exepath.as_deref().unwrap_or(&a.exe))),
             ),
-            FieldId::ProcAcmdline => {
-                self.ancestor(arg, |v| Some(owned(crate::process::cmdline(&v.name, &v.args))), |a| Some(s(&a.cmdline)))
-            }
+            FieldId::ProcAcmdline => self.ancestor(
+                arg,
+                |v| Some(owned(crate::event::process_view::cmdline(&v.name, &v.args))),
+                |a| Some(s(&a.cmdline)),
+            ),
             FieldId::ProcApid => {
                 self.ancestor(arg, |_| Some(FieldValue::I64(ev.pid.into())), |a| Some(FieldValue::I64(a.pid.into())))
             }
             FieldId::ThreadCapEffective => v.map(|v| owned(flags::caps(v.cap_effective))),
+            FieldId::ThreadCapPermitted => v.map(|v| owned(flags::caps(v.cap_permitted))),
+            FieldId::ThreadCapInheritable => v.map(|v| owned(flags::caps(v.cap_inheritable))),
 
             FieldId::UserUid => Some(FieldValue::U64(ev.uid.into())),
             FieldId::UserName => self.users.name(ev.uid).map(s),

@@ -2,36 +2,36 @@
 //! as strings (`evt.arg.flags contains O_TRUNC`, `evt.arg.request contains
 //! PTRACE_ATTACH`, `evt.arg.domain contains AF_PACKET`).
 
-// Octal flag values are written as in the kernel headers, to be checked against them.
-#![allow(clippy::unreadable_literal)]
+// Values from `libc`, which has them for every architecture.
 
 /// `O_RDONLY|O_CREAT|...` as Falco prints open flags.
 pub fn open_flags(f: u64) -> String {
     const BITS: &[(u64, &str)] = &[
-        (0o100, "O_CREAT"),
-        (0o200, "O_EXCL"),
-        (0o400, "O_NOCTTY"),
-        (0o1000, "O_TRUNC"),
-        (0o2000, "O_APPEND"),
-        (0o4000, "O_NONBLOCK"),
-        (0o10000, "O_DSYNC"),
-        (0o20000, "O_ASYNC"),
-        (0o40000, "O_DIRECT"),
-        (0o200000, "O_DIRECTORY"),
-        (0o400000, "O_NOFOLLOW"),
-        (0o1000000, "O_NOATIME"),
-        (0o2000000, "O_CLOEXEC"),
-        (0o10000000, "O_PATH"),
-        (0o20000000, "O_TMPFILE"),
+        (libc::O_CREAT as u64, "O_CREAT"),
+        (libc::O_EXCL as u64, "O_EXCL"),
+        (libc::O_NOCTTY as u64, "O_NOCTTY"),
+        (libc::O_TRUNC as u64, "O_TRUNC"),
+        (libc::O_APPEND as u64, "O_APPEND"),
+        (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
+        (libc::O_DSYNC as u64, "O_DSYNC"),
+        (libc::O_ASYNC as u64, "O_ASYNC"),
+        (libc::O_DIRECT as u64, "O_DIRECT"),
+        (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
+        (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
+        (libc::O_NOATIME as u64, "O_NOATIME"),
+        (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
+        (libc::O_PATH as u64, "O_PATH"),
+        (libc::O_TMPFILE as u64, "O_TMPFILE"),
     ];
-    let mut out = String::from(match f & 3 {
+    const TMPFILE: u64 = libc::O_TMPFILE as u64;
+    let mut out = String::from(match f & libc::O_ACCMODE as u64 {
         0 => "O_RDONLY",
         1 => "O_WRONLY",
         _ => "O_RDWR",
     });
     for (bit, name) in BITS {
         // O_TMPFILE includes O_DIRECTORY's bit; print it once.
-        if f & bit == *bit && !(*name == "O_DIRECTORY" && f & 0o20000000 != 0) {
+        if f & bit == *bit && !(*name == "O_DIRECTORY" && f & TMPFILE == TMPFILE) {
             out.push('|');
             out.push_str(name);
         }
@@ -39,48 +39,70 @@ pub fn open_flags(f: u64) -> String {
     out
 }
 
+/// A chmod mode as Falco resolves it (`S_IXOTH|...|S_ISUID`, the bits in
+/// the order of libs' `chmod_mode` table); a mode without any of those bits
+/// prints as its octal number.
+pub fn chmod_mode(m: u64) -> String {
+    const BITS: &[(u64, &str)] = &[
+        (libc::S_IXOTH as u64, "S_IXOTH"),
+        (libc::S_IWOTH as u64, "S_IWOTH"),
+        (libc::S_IROTH as u64, "S_IROTH"),
+        (libc::S_IXGRP as u64, "S_IXGRP"),
+        (libc::S_IWGRP as u64, "S_IWGRP"),
+        (libc::S_IRGRP as u64, "S_IRGRP"),
+        (libc::S_IXUSR as u64, "S_IXUSR"),
+        (libc::S_IWUSR as u64, "S_IWUSR"),
+        (libc::S_IRUSR as u64, "S_IRUSR"),
+        (libc::S_ISVTX as u64, "S_ISVTX"),
+        (libc::S_ISGID as u64, "S_ISGID"),
+        (libc::S_ISUID as u64, "S_ISUID"),
+    ];
+    let names: Vec<&str> = BITS.iter().filter(|(bit, _)| m & bit != 0).map(|(_, n)| *n).collect();
+    if names.is_empty() { format!("{m:o}") } else { names.join("|") }
+}
+
 pub fn ptrace_request(r: u64) -> Option<&'static str> {
-    Some(match r {
-        0 => "PTRACE_TRACEME",
-        1 => "PTRACE_PEEKTEXT",
-        2 => "PTRACE_PEEKDATA",
-        3 => "PTRACE_PEEKUSR",
-        4 => "PTRACE_POKETEXT",
-        5 => "PTRACE_POKEDATA",
-        6 => "PTRACE_POKEUSR",
-        7 => "PTRACE_CONT",
-        8 => "PTRACE_KILL",
-        9 => "PTRACE_SINGLESTEP",
-        12 => "PTRACE_GETREGS",
-        13 => "PTRACE_SETREGS",
-        14 => "PTRACE_GETFPREGS",
-        15 => "PTRACE_SETFPREGS",
-        16 => "PTRACE_ATTACH",
-        17 => "PTRACE_DETACH",
-        24 => "PTRACE_SYSCALL",
-        0x4200 => "PTRACE_SETOPTIONS",
-        0x4201 => "PTRACE_GETEVENTMSG",
-        0x4202 => "PTRACE_GETSIGINFO",
-        0x4203 => "PTRACE_SETSIGINFO",
-        0x4204 => "PTRACE_GETREGSET",
-        0x4205 => "PTRACE_SETREGSET",
-        0x4206 => "PTRACE_SEIZE",
-        0x4207 => "PTRACE_INTERRUPT",
-        0x4208 => "PTRACE_LISTEN",
-        _ => return None,
-    })
+    const REQUESTS: &[(u64, &str)] = &[
+        (libc::PTRACE_TRACEME as u64, "PTRACE_TRACEME"),
+        (libc::PTRACE_PEEKTEXT as u64, "PTRACE_PEEKTEXT"),
+        (libc::PTRACE_PEEKDATA as u64, "PTRACE_PEEKDATA"),
+        (libc::PTRACE_PEEKUSER as u64, "PTRACE_PEEKUSR"),
+        (libc::PTRACE_POKETEXT as u64, "PTRACE_POKETEXT"),
+        (libc::PTRACE_POKEDATA as u64, "PTRACE_POKEDATA"),
+        (libc::PTRACE_POKEUSER as u64, "PTRACE_POKEUSR"),
+        (libc::PTRACE_CONT as u64, "PTRACE_CONT"),
+        (libc::PTRACE_KILL as u64, "PTRACE_KILL"),
+        (libc::PTRACE_SINGLESTEP as u64, "PTRACE_SINGLESTEP"),
+        (libc::PTRACE_GETREGS as u64, "PTRACE_GETREGS"),
+        (libc::PTRACE_SETREGS as u64, "PTRACE_SETREGS"),
+        (libc::PTRACE_GETFPREGS as u64, "PTRACE_GETFPREGS"),
+        (libc::PTRACE_SETFPREGS as u64, "PTRACE_SETFPREGS"),
+        (libc::PTRACE_ATTACH as u64, "PTRACE_ATTACH"),
+        (libc::PTRACE_DETACH as u64, "PTRACE_DETACH"),
+        (libc::PTRACE_SYSCALL as u64, "PTRACE_SYSCALL"),
+        (libc::PTRACE_SETOPTIONS as u64, "PTRACE_SETOPTIONS"),
+        (libc::PTRACE_GETEVENTMSG as u64, "PTRACE_GETEVENTMSG"),
+        (libc::PTRACE_GETSIGINFO as u64, "PTRACE_GETSIGINFO"),
+        (libc::PTRACE_SETSIGINFO as u64, "PTRACE_SETSIGINFO"),
+        (libc::PTRACE_GETREGSET as u64, "PTRACE_GETREGSET"),
+        (libc::PTRACE_SETREGSET as u64, "PTRACE_SETREGSET"),
+        (libc::PTRACE_SEIZE as u64, "PTRACE_SEIZE"),
+        (libc::PTRACE_INTERRUPT as u64, "PTRACE_INTERRUPT"),
+        (libc::PTRACE_LISTEN as u64, "PTRACE_LISTEN"),
+    ];
+    REQUESTS.iter().find(|(v, _)| *v == r).map(|(_, n)| *n)
 }
 
 pub fn socket_domain(d: u64) -> Option<&'static str> {
-    Some(match d {
-        0 => "AF_UNSPEC",
-        1 => "AF_UNIX",
-        2 => "AF_INET",
-        10 => "AF_INET6",
-        16 => "AF_NETLINK",
-        17 => "AF_PACKET",
-        _ => return None,
-    })
+    const DOMAINS: &[(u64, &str)] = &[
+        (libc::AF_UNSPEC as u64, "AF_UNSPEC"),
+        (libc::AF_UNIX as u64, "AF_UNIX"),
+        (libc::AF_INET as u64, "AF_INET"),
+        (libc::AF_INET6 as u64, "AF_INET6"),
+        (libc::AF_NETLINK as u64, "AF_NETLINK"),
+        (libc::AF_PACKET as u64, "AF_PACKET"),
+    ];
+    DOMAINS.iter().find(|(v, _)| *v == d).map(|(_, n)| *n)
 }
 
 /// Capability names of a mask, space-separated as Falco prints
@@ -133,6 +155,8 @@ pub fn caps(mask: u64) -> String {
 }
 
 #[cfg(test)]
+// Octal flag values as written in the kernel headers.
+#[allow(clippy::unreadable_literal)]
 mod tests {
     use super::*;
 
@@ -145,6 +169,9 @@ mod tests {
         assert_eq!(ptrace_request(16), Some("PTRACE_ATTACH"));
         assert_eq!(ptrace_request(0x4206), Some("PTRACE_SEIZE"));
         assert_eq!(socket_domain(17), Some("AF_PACKET"));
+        assert_eq!(chmod_mode(0o4755), "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+        assert_eq!(chmod_mode(0o2600), "S_IWUSR|S_IRUSR|S_ISGID");
+        assert_eq!(chmod_mode(0), "0");
         assert_eq!(caps(0b11), "CAP_CHOWN CAP_DAC_OVERRIDE");
         assert_eq!(caps(1 << 21), "CAP_SYS_ADMIN");
     }

@@ -2,26 +2,36 @@
 //! engine; matches become Falco alerts.
 
 pub mod fields;
+pub mod fixtures;
 pub mod flags;
-pub mod sink;
-pub mod users;
+pub mod reload;
+pub mod rules_doc;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use crate::container::meta::{ContainerMeta, MetaStore};
+use crate::enrich::container::meta::{ContainerMeta, MetaStore};
+use crate::enrich::fdtable::FdTable;
+use crate::enrich::users::Users;
 use crate::event::Event;
-use crate::fdtable::FdTable;
-use crate::rules::output::OutputFormat;
-use crate::rules::{Alert, AlertOptions, EngineConfig, LoadReport, RuleSet, RuleText};
+use crate::rules::append_output::{AppendOutput, AppendSpec, RuleExtras};
+use crate::rules::files::rules_files;
+use crate::rules::{Alert, AlertOptions, EngineConfig, LoadReport, RuleSelection, RuleSet, RuleText};
 use fields::EventFields;
-use users::Users;
 
-/// The project's default rules, embedded so the binary is all a node needs.
-pub const DEFAULT_RULES: &str = include_str!("../../../rules/sensor_rules.yaml");
-pub const DEFAULT_RULES_NAME: &str = "rules/sensor_rules.yaml (built in)";
+/// The project's default rules (`rules/*.yaml`, shared lists and macros
+/// first, then one file per topic), embedded so the binary is all a node
+/// needs. Loaded in this order, which is the files' name order.
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    ("rules/00_base.yaml (built in)", include_str!("../../../rules/00_base.yaml")),
+    ("rules/10_execution.yaml (built in)", include_str!("../../../rules/10_execution.yaml")),
+    ("rules/20_credential_access.yaml (built in)", include_str!("../../../rules/20_credential_access.yaml")),
+    ("rules/30_persistence_evasion.yaml (built in)", include_str!("../../../rules/30_persistence_evasion.yaml")),
+    ("rules/40_privilege_escape.yaml (built in)", include_str!("../../../rules/40_privilege_escape.yaml")),
+    ("rules/50_network_impact.yaml (built in)", include_str!("../../../rules/50_network_impact.yaml")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -29,11 +39,13 @@ pub enum DetectError {
     Rules { report: String },
 }
 
-/// Where rules come from.
+/// Where rules come from, and which to enable after loading.
 #[derive(Clone, Debug, Default)]
 pub struct RuleSources {
     pub builtin: bool,
     pub paths: Vec<PathBuf>,
+    /// Falco's `rules:` selection, applied in order after loading.
+    pub select: Vec<RuleSelection>,
 }
 
 /// Loads the built-in rules (if asked) then the given files and
@@ -42,11 +54,11 @@ pub struct RuleSources {
 pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, LoadReport) {
     let mut texts: Vec<(String, String)> = Vec::new();
     if src.builtin {
-        texts.push((DEFAULT_RULES_NAME.to_owned(), DEFAULT_RULES.to_owned()));
+        texts.extend(DEFAULT_RULES.iter().map(|(n, c)| ((*n).to_owned(), (*c).to_owned())));
     }
     let mut report_errors = Vec::new();
     for p in &src.paths {
-        match collect_files(p) {
+        match rules_files(p) {
             Ok(files) => {
                 for f in files {
                     match std::fs::read_to_string(&f) {
@@ -57,11 +69,11 @@ pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, Lo
                     }
                 }
             }
-            Err(source) => report_errors.push(crate::rules::LoadError::Io { path: p.display().to_string(), source }),
+            Err(e) => report_errors.push(e),
         }
     }
     let refs: Vec<RuleText> = texts.iter().map(|(n, c)| RuleText { name: n, content: c }).collect();
-    let (set, mut report) = RuleSet::load_texts(&refs, cfg);
+    let (set, mut report) = RuleSet::load_texts_selected(&refs, cfg, &src.select);
     if !report_errors.is_empty() {
         report.errors.extend(report_errors);
         return (None, report);
@@ -69,23 +81,9 @@ pub fn load_rules(src: &RuleSources, cfg: &EngineConfig) -> (Option<RuleSet>, Lo
     (set, report)
 }
 
-/// A file, or the `*.yaml`/`*.yml` files of a directory in name order.
-fn collect_files(p: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
-    if !p.is_dir() {
-        return Ok(vec![p.to_owned()]);
-    }
-    let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-/// Fields appended to every alert, as Falco's container plugin suggests
-/// (`suggested_output`): analysts need the workload even when a rule's own
-/// output forgot it.
+/// Fields Falco's container plugin suggests (`suggested_output`, on by
+/// default): analysts need the workload even when a rule's own output
+/// forgot it.
 pub const SUGGESTED_OUTPUT: &str = " container_id=%container.id container_name=%container.name \
 container_image_repository=%container.image.repository container_image_tag=%container.image.tag \
 k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
@@ -102,13 +100,20 @@ fn root_is_host(pid: u32) -> bool {
     }
 }
 
+/// Bounds of the fd table: descriptors per process, processes.
+const FD_PER_PROCESS: usize = 1024;
+const FD_PROCESSES: usize = 65_536;
+
 pub struct Detector {
     rules: RuleSet,
     /// Container metadata, filled off the hot path (host mode: ids only).
     pub meta: MetaStore,
     last_meta: Option<(String, Arc<ContainerMeta>)>,
     container_users: HashMap<String, Arc<Users>>,
-    suggested: Option<OutputFormat>,
+    /// `append_output` of each rule it adds anything to, by rule name.
+    extras: HashMap<String, RuleExtras>,
+    /// The `append_output` entries, for rules loaded later.
+    append: AppendOutput,
     fds: FdTable,
     users: Users,
     hostname: String,
@@ -119,23 +124,55 @@ pub struct Detector {
 }
 
 impl Detector {
+    /// Falco's defaults: suggested fields appended to every rule's output,
+    /// text times in UTC (see [`Detector::with_options`]).
     pub fn new(rules: RuleSet, users: Users, boot_to_unix_ns: i128) -> Self {
+        // A constant: it parses, and a failure would only drop the suffix.
+        let append = AppendOutput::compile(&[AppendSpec::suggested()], SUGGESTED_OUTPUT).unwrap_or_default();
+        Self::with_options(rules, users, boot_to_unix_ns, AlertOptions::default(), &append)
+    }
+
+    /// With alert options (falco.yaml's `json_include_*`, time format and
+    /// zone) and `append_output`; an empty `opts.hostname` is filled in.
+    pub fn with_options(
+        rules: RuleSet,
+        users: Users,
+        boot_to_unix_ns: i128,
+        mut opts: AlertOptions,
+        append: &AppendOutput,
+    ) -> Self {
         let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-        let opts = AlertOptions { hostname: hostname.clone(), ..AlertOptions::default() };
+        if opts.hostname.is_empty() {
+            opts.hostname.clone_from(&hostname);
+        }
+        let extras =
+            rules.rules().iter().map(|r| (r.name.clone(), append.for_rule(r))).filter(|(_, x)| !x.is_empty()).collect();
         Self {
             rules,
             meta: MetaStore::new(None, None),
             last_meta: None,
             container_users: HashMap::new(),
-            // A constant: it parses, and a failure would only drop the suffix.
-            suggested: OutputFormat::parse(SUGGESTED_OUTPUT).ok(),
-            fds: FdTable::new(1024, 65_536),
+            extras,
+            append: append.clone(),
+            fds: FdTable::new(FD_PER_PROCESS, FD_PROCESSES),
             users,
             hostname,
             opts,
             boot_to_unix_ns,
             fired: HashMap::new(),
         }
+    }
+
+    /// Runs `rules` from the next event on (a reload); the fd table,
+    /// metadata and counters carry over.
+    pub fn replace_rules(&mut self, rules: RuleSet) {
+        self.extras = rules
+            .rules()
+            .iter()
+            .map(|r| (r.name.clone(), self.append.for_rule(r)))
+            .filter(|(_, x)| !x.is_empty())
+            .collect();
+        self.rules = rules;
     }
 
     /// Metadata of a container; consecutive events of one container (the
@@ -175,15 +212,33 @@ impl Detector {
         Some(u)
     }
 
+    /// For live events: descriptors opened before the sensor started are
+    /// read from /proc when an event first names them.
+    #[must_use]
+    pub fn with_live_fds(mut self) -> Self {
+        self.fds = FdTable::with_proc_root(FD_PER_PROCESS, FD_PROCESSES, "/proc".into());
+        self
+    }
+
     pub fn hostname(&self) -> &str {
         &self.hostname
+    }
+
+    pub fn alert_options(&self) -> &AlertOptions {
+        &self.opts
     }
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
 
-    pub fn fd_stats(&self) -> crate::fdtable::FdStats {
+    /// The rule set back, for a fresh detector (`sensor rules test` gives
+    /// every fixture its own).
+    pub fn into_rules(self) -> RuleSet {
+        self.rules
+    }
+
+    pub fn fd_stats(&self) -> crate::enrich::fdtable::FdStats {
         self.fds.stats()
     }
 
@@ -197,7 +252,7 @@ impl Detector {
             // Read at an exec only: before it, a runtime's setup process can
             // still see the host's root. The exec'ing process may be gone
             // already; the container's init (runtime metadata) shares its root.
-            Some(c) if ev.kind == "execve" => self
+            Some(c) if ev.kind.op() == crate::event::Op::Execve => self
                 .container_users(&c.id, ev.pid)
                 .or_else(|| meta.as_ref().and_then(|m| m.container.pid).and_then(|p| self.container_users(&c.id, p))),
             Some(c) => self.container_users.get(&c.id).cloned(),
@@ -214,27 +269,46 @@ impl Detector {
         let mut hits = Vec::new();
         self.rules.evaluate(&fields, &mut hits);
         let mut alerts: Vec<Alert> = hits.iter().map(|r| Alert::new(r, &fields, ev.ts, &self.opts)).collect();
-        if let Some(sug) = &self.suggested {
-            for a in &mut alerts {
-                let extra = sug.render(&fields);
-                if let Some(o) = &mut a.output {
-                    o.push_str(&extra);
-                }
-                if let Some(m) = &mut a.message {
-                    m.push_str(&extra);
-                }
-                if let Some(of) = &mut a.output_fields {
-                    let mut more = serde_json::Map::new();
-                    sug.fields_json(&fields, &mut more);
-                    for (k, v) in more {
-                        of.entry(k).or_insert(v);
-                    }
-                }
+        for a in &mut alerts {
+            if let Some(x) = self.extras.get(&a.rule) {
+                x.apply(a, &fields, &self.opts.tz);
             }
         }
         for a in &alerts {
             *self.fired.entry(a.rule.clone()).or_default() += 1;
         }
         alerts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `rules/*.yaml` is embedded, in file-name order: a new rule file
+    /// cannot be forgotten, and `--rules rules/` loads what the binary has.
+    #[test]
+    fn every_rule_file_is_embedded_in_name_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+        let on_disk: Vec<String> = rules_files(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| format!("rules/{} (built in)", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        let embedded: Vec<String> = DEFAULT_RULES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        assert_eq!(embedded, on_disk);
+        for (name, text) in DEFAULT_RULES {
+            let file = dir.join(name.trim_start_matches("rules/").trim_end_matches(" (built in)"));
+            assert_eq!(*text, std::fs::read_to_string(&file).unwrap(), "{name}");
+        }
+    }
+
+    #[test]
+    fn default_rules_load_without_errors_or_warnings() {
+        let (set, report) =
+            load_rules(&RuleSources { builtin: true, ..RuleSources::default() }, &EngineConfig::default());
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        assert!(set.unwrap().rules().len() >= 40);
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::process::path::normalize;
 
 fn table() -> ProcessTable {
     ProcessTable::new(1000, Duration::from_secs(60))
@@ -12,14 +13,15 @@ fn exec(t: &mut ProcessTable, pid: u32, ppid: u32, start: u64, exe: &str) {
         pid,
         exe.rsplit('/').next().unwrap(),
         0,
-        &Lifecycle::Exec {
+        &Lifecycle::Exec(Box::new(crate::event::decode::ExecInfo {
             ppid,
             start_ns: start,
             exe: exe.into(),
             args: vec![exe.into(), "-x".into()],
-            euid: 0,
-            container: None,
-        },
+            exepath: Some(exe.into()),
+            loginuid: -1,
+            ..Default::default()
+        })),
     );
 }
 
@@ -114,4 +116,29 @@ fn relative_exe_is_made_absolute() {
     assert_eq!(resolve_exe("b/c", Some("/w/")), "/w/b/c");
     assert_eq!(resolve_exe("/abs", Some("/w")), "/abs");
     assert_eq!(resolve_exe("rel", None), "rel");
+}
+
+#[test]
+fn chdir_moves_the_cwd_and_refreshes_views() {
+    let mut t = table();
+    exec(&mut t, BASE + 20, 0, 100, "/bin/sh");
+    t.chdir(BASE + 20, "/srv/app");
+    assert_eq!(t.view(BASE + 20).unwrap().cwd.as_deref(), Some("/srv/app"));
+    t.chdir(BASE + 20, "../data/./x/..");
+    assert_eq!(t.view(BASE + 20).unwrap().cwd.as_deref(), Some("/srv/data"));
+    assert_eq!(normalize("/a/../../b"), "/b");
+    assert_eq!(normalize("/"), "/");
+}
+
+#[test]
+fn forked_child_takes_the_parents_current_name_and_no_namespace_pid() {
+    let mut t = table();
+    exec(&mut t, BASE + 20, 0, 100, "/usr/bin/runc");
+    // runc renamed itself (prctl) before forking: the fork record carries
+    // the parent's current comm, which the child starts with.
+    t.apply(BASE + 20, "runc:[1:CHILD]", 0, &Lifecycle::Fork { child_pid: BASE + 21, child_start_ns: 200 });
+    let c = t.get(BASE + 21).unwrap();
+    assert_eq!(c.name, "runc:[1:CHILD]");
+    assert_eq!(c.exe, "/usr/bin/runc");
+    assert_eq!(c.details.vpid, None);
 }

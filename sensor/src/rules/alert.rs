@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::eval::FieldSource;
 use super::items::Priority;
 use super::ruleset::CompiledRule;
-use super::time::{format_hms, format_rfc3339};
+use super::time::{TimeZone, format_hms, format_iso8601, format_rfc3339};
 
 /// falco.yaml switches that shape the alert.
 // Mirrors falco.yaml's independent json_include_* switches.
@@ -14,8 +14,13 @@ use super::time::{format_hms, format_rfc3339};
 #[derive(Debug, Clone)]
 pub struct AlertOptions {
     pub hostname: String,
-    /// `time_format_iso_8601`: text time as RFC 3339 instead of `HH:MM:SS.ns`.
+    /// `time_format_iso_8601`: the line's time as `evt.time.iso8601` (UTC)
+    /// instead of `HH:MM:SS.ns`.
     pub time_format_iso_8601: bool,
+    /// Zone of text times (`evt.time`, the line's prefix): Falco uses local
+    /// time ([`super::time::local`]); the default here is UTC, so library
+    /// output does not depend on the machine.
+    pub tz: TimeZone,
     pub include_output: bool,
     pub include_tags: bool,
     pub include_output_fields: bool,
@@ -27,6 +32,7 @@ impl Default for AlertOptions {
         Self {
             hostname: String::new(),
             time_format_iso_8601: false,
+            tz: TimeZone::UTC,
             include_output: true,
             include_tags: true,
             include_output_fields: true,
@@ -58,8 +64,8 @@ impl Alert {
     /// Builds the alert for `rule` firing on `ev` at `ts_ns` (event time,
     /// nanoseconds since the epoch).
     pub fn new<E: FieldSource + ?Sized>(rule: &CompiledRule, ev: &E, ts_ns: u64, opts: &AlertOptions) -> Alert {
-        let message = rule.output.render(ev);
-        let time_text = if opts.time_format_iso_8601 { format_rfc3339(ts_ns) } else { format_hms(ts_ns) };
+        let message = rule.output.render_in(ev, &opts.tz);
+        let time_text = if opts.time_format_iso_8601 { format_iso8601(ts_ns) } else { format_hms(ts_ns, &opts.tz) };
         let line = format!("{time_text}: {} {message}", rule.priority);
         let fields = opts.include_output_fields.then(|| {
             let mut m = serde_json::Map::new();

@@ -23,12 +23,18 @@ pub struct Diagnostic {
     /// `rule`, `macro`, `list`, ... (empty when not about an item).
     pub kind: String,
     pub name: String,
+    /// Falco's code for warnings (`LOAD_UNUSED_MACRO`, ...); absent for errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CheckReport {
     pub rules_loaded: usize,
+    /// Loaded rules that are enabled (Falco's default `enabled`, then any
+    /// `--enable-rule`/`--disable-rule` selection).
+    pub rules_enabled: usize,
     pub rules_skipped: Vec<SkippedEntry>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
@@ -42,7 +48,7 @@ fn diag_from_error(e: &LoadError) -> Diagnostic {
     };
     let (kind, name) =
         e.item().map_or((String::new(), String::new()), |i| (i.kind.as_str().to_string(), i.name.clone()));
-    Diagnostic { file, line, column, kind, name, message: e.full_message() }
+    Diagnostic { file, line, column, kind, name, code: None, message: e.full_message() }
 }
 
 fn diag_from_warning(w: &Warning) -> Diagnostic {
@@ -52,6 +58,7 @@ fn diag_from_warning(w: &Warning) -> Diagnostic {
         column: w.loc.column,
         kind: w.item.kind.as_str().to_string(),
         name: w.item.name.clone(),
+        code: Some(w.code.as_str()),
         message: w.to_string(),
     }
 }
@@ -60,6 +67,7 @@ impl From<&LoadReport> for CheckReport {
     fn from(r: &LoadReport) -> Self {
         CheckReport {
             rules_loaded: r.rules_loaded,
+            rules_enabled: r.rules_enabled,
             rules_skipped: r
                 .skipped
                 .iter()
@@ -97,9 +105,10 @@ impl CheckReport {
         }
         let _ = writeln!(
             s,
-            "{}: {} rules loaded, {} skipped, {} errors, {} warnings",
+            "{}: {} rules loaded ({} enabled), {} skipped, {} errors, {} warnings",
             if self.is_ok() { "OK" } else { "FAILED" },
             self.rules_loaded,
+            self.rules_enabled,
             self.rules_skipped.len(),
             self.errors.len(),
             self.warnings.len()

@@ -1,14 +1,22 @@
-//! Falco's rule collector: definitions, redefinition in place, `append`
-//! and `override` semantics (`rule_loader_collector.cpp`).
+//! Falco's rule collector (`rule_loader_collector.cpp`): definitions,
+//! redefinition in place, `append` and selective `override`.
+//!
+//! Every define, append and override takes the next id of one load-order
+//! counter shared by lists, macros and rules. A redefinition keeps the
+//! item's place and first id (`index`) and takes the new id as its
+//! `visibility`; appends and overrides only move `visibility`. References
+//! are resolved at compile time against those ids (see
+//! [`ListDef`](super::items::ListDef)).
 
 use std::collections::HashMap;
 
-use super::error::{ItemKind, ItemRef, LoadError, Location, Warning};
+use super::error::{ItemKind, ItemRef, LoadError, Location, Warning, WarningCode};
+use super::exceptions;
 use super::items::{ExceptionDef, ListDef, MacroDef, Priority, RuleDef, Spanned};
 
 /// A vector whose items are also found by name; redefinition keeps the
-/// original position.
-#[derive(Debug)]
+/// original position (Falco's `indexed_vector`).
+#[derive(Debug, Clone)]
 pub struct Indexed<T> {
     pub items: Vec<T>,
     by_name: HashMap<String, usize>,
@@ -46,21 +54,15 @@ impl<T> Indexed<T> {
     }
 }
 
-/// Append-or-replace choice for one key of an `override` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Append,
-    Replace,
-}
-
-/// Decoded changes of an `override:` (or legacy `append: true`) rule item.
+/// Decoded changes of an `override:` (one patch for its `append` keys, one
+/// for its `replace` keys) or of a legacy `append: true` rule item.
 #[derive(Debug, Default)]
 pub struct RulePatch {
-    pub condition: Option<(Mode, Spanned)>,
-    pub output: Option<(Mode, Spanned)>,
-    pub desc: Option<(Mode, String)>,
-    pub tags: Option<(Mode, Vec<String>)>,
-    pub exceptions: Option<(Mode, Vec<ExceptionDef>)>,
+    pub condition: Option<Spanned>,
+    pub output: Option<Spanned>,
+    pub desc: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub exceptions: Option<Vec<ExceptionDef>>,
     pub priority: Option<Priority>,
     pub enabled: Option<bool>,
     pub capture: Option<bool>,
@@ -69,12 +71,37 @@ pub struct RulePatch {
     pub skip_if_unknown_filter: Option<bool>,
 }
 
+impl RulePatch {
+    fn has_any_value(&self) -> bool {
+        self.condition.is_some()
+            || self.output.is_some()
+            || self.desc.is_some()
+            || self.tags.is_some()
+            || self.exceptions.is_some()
+            || self.priority.is_some()
+            || self.enabled.is_some()
+            || self.capture.is_some()
+            || self.capture_duration.is_some()
+            || self.warn_evttypes.is_some()
+            || self.skip_if_unknown_filter.is_some()
+    }
+}
+
+pub const ERROR_NO_PREVIOUS_MACRO: &str =
+    "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists";
+pub const ERROR_NO_PREVIOUS_LIST: &str =
+    "List uses 'append' or 'override.items: append' but no list by that name already exists";
+pub const ERROR_NO_PREVIOUS_RULE_APPEND: &str =
+    "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists";
+pub const ERROR_NO_PREVIOUS_RULE_REPLACE: &str =
+    "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists";
+
 #[derive(Debug, Default)]
 pub struct Collector {
     pub lists: Indexed<ListDef>,
     pub macros: Indexed<MacroDef>,
     pub rules: Indexed<RuleDef>,
-    /// Load-order counter: items see only lists/macros with lower visibility.
+    /// Falco's `m_cur_index`: the id the next define/append/override takes.
     counter: usize,
     pub errors: Vec<LoadError>,
     pub warnings: Vec<Warning>,
@@ -85,80 +112,87 @@ fn invalid(loc: &Location, kind: ItemKind, name: &str, message: impl Into<String
 }
 
 impl Collector {
-    fn next_visibility(&mut self) -> usize {
+    fn next_id(&mut self) -> usize {
+        let id = self.counter;
         self.counter += 1;
-        self.counter
+        id
     }
 
-    pub fn warn(&mut self, loc: &Location, item: ItemRef, message: impl Into<String>) {
-        self.warnings.push(Warning { loc: loc.clone(), item, message: message.into() });
+    pub fn warn(&mut self, loc: &Location, item: ItemRef, code: WarningCode, message: impl Into<String>) {
+        self.warnings.push(Warning::new(loc, item, code, message));
     }
 
     pub fn define_list(&mut self, name: &str, items: Vec<String>, loc: &Location) {
-        let visibility = self.next_visibility();
-        self.lists.define(name, ListDef { name: name.to_string(), items, loc: loc.clone(), visibility });
+        let id = self.next_id();
+        let index = self.lists.get(name).map_or(id, |p| p.index);
+        self.lists.define(name, ListDef { name: name.to_string(), items, loc: loc.clone(), index, visibility: id });
     }
 
-    pub fn update_list(&mut self, name: &str, mode: Mode, items: Vec<String>, loc: &Location) {
-        let v = self.next_visibility();
-        match self.lists.get_mut(name) {
-            Some(prev) => {
-                match mode {
-                    Mode::Append => prev.items.extend(items),
-                    Mode::Replace => prev.items = items,
-                }
-                prev.visibility = v;
-            }
-            None => self.errors.push(invalid(
-                loc,
-                ItemKind::List,
-                name,
-                "List has 'append' or 'override' key but no list by that name already exists",
-            )),
-        }
+    pub fn append_list(&mut self, name: &str, items: Vec<String>, loc: &Location) {
+        let id = self.next_id();
+        let Some(prev) = self.lists.get_mut(name) else {
+            self.errors.push(invalid(loc, ItemKind::List, name, ERROR_NO_PREVIOUS_LIST));
+            return;
+        };
+        prev.items.extend(items);
+        prev.visibility = id;
     }
 
     pub fn define_macro(&mut self, name: &str, condition: Spanned, loc: &Location) {
-        let visibility = self.next_visibility();
-        self.macros.define(name, MacroDef { name: name.to_string(), condition, loc: loc.clone(), visibility });
+        let id = self.next_id();
+        let index = self.macros.get(name).map_or(id, |p| p.index);
+        self.macros
+            .define(name, MacroDef { name: name.to_string(), condition, loc: loc.clone(), index, visibility: id });
     }
 
-    pub fn update_macro(&mut self, name: &str, mode: Mode, condition: Spanned, loc: &Location) {
-        let v = self.next_visibility();
-        match self.macros.get_mut(name) {
-            Some(prev) => {
-                match mode {
-                    Mode::Append => {
-                        prev.condition.value.push(' ');
-                        prev.condition.value.push_str(&condition.value);
-                    }
-                    Mode::Replace => prev.condition = condition,
-                }
-                prev.visibility = v;
-            }
-            None => self.errors.push(invalid(
-                loc,
-                ItemKind::Macro,
-                name,
-                "Macro has 'append' or 'override' key but no macro by that name already exists",
-            )),
-        }
+    pub fn append_macro(&mut self, name: &str, condition: &Spanned, loc: &Location) {
+        let id = self.next_id();
+        let Some(prev) = self.macros.get_mut(name) else {
+            self.errors.push(invalid(loc, ItemKind::Macro, name, ERROR_NO_PREVIOUS_MACRO));
+            return;
+        };
+        prev.condition.value.push(' ');
+        prev.condition.value.push_str(&condition.value);
+        prev.visibility = id;
     }
 
-    pub fn define_rule(&mut self, rule: RuleDef) {
-        self.next_visibility();
-        if let Some(prev) = self.rules.get(&rule.name)
-            && prev.source != rule.source
+    /// Falco's `find_prev_rule`: a redefinition must not change the source.
+    fn check_source(&mut self, name: &str, source: Option<&str>, loc: &Location) -> bool {
+        if let (Some(prev), Some(src)) = (self.rules.get(name), source.filter(|s| !s.is_empty()))
+            && !prev.source.is_empty()
+            && prev.source != src
         {
-            self.errors.push(invalid(
-                &rule.loc,
-                ItemKind::Rule,
-                &rule.name,
-                format!("Rule has been re-defined with a different source ('{}' vs '{}')", rule.source, prev.source),
-            ));
+            let msg = format!("Rule has been re-defined with a different source ('{src}' vs '{}')", prev.source);
+            self.errors.push(invalid(loc, ItemKind::Rule, name, msg));
+            return false;
+        }
+        true
+    }
+
+    fn validate_exceptions(&mut self, name: &str, exs: &mut [ExceptionDef], check_fields: bool) -> bool {
+        for ex in exs {
+            if let Err(msg) = exceptions::validate(ex, check_fields) {
+                self.errors.push(invalid(&ex.loc, ItemKind::Rule, name, msg));
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn define_rule(&mut self, mut rule: RuleDef) {
+        if !self.check_source(&rule.name, Some(&rule.source), &rule.loc) {
             return;
         }
+        if rule.unknown_source {
+            let msg = format!("Unknown source {}, skipping", rule.source);
+            self.warn(&rule.loc, ItemRef::new(ItemKind::Rule, &rule.name), WarningCode::UnknownSource, msg);
+        }
         let name = rule.name.clone();
+        let known = !rule.unknown_source;
+        if !self.validate_exceptions(&name, &mut rule.exceptions, known) {
+            return;
+        }
+        self.next_id();
         self.rules.define(&name, rule);
     }
 
@@ -175,112 +209,137 @@ impl Collector {
         }
     }
 
-    pub fn update_rule(&mut self, name: &str, source: Option<&str>, patch: RulePatch, loc: &Location) {
-        self.next_visibility();
-        let Some(prev) = self.rules.get_mut(name) else {
+    /// `override: {key: append}` or legacy `append: true`.
+    pub fn append_rule(&mut self, name: &str, source: Option<&str>, patch: RulePatch, loc: &Location) {
+        if !self.check_source(name, source, loc) {
+            return;
+        }
+        let Some(prev) = self.rules.get(name) else {
+            self.errors.push(invalid(loc, ItemKind::Rule, name, ERROR_NO_PREVIOUS_RULE_APPEND));
+            return;
+        };
+        if !patch.has_any_value() {
             self.errors.push(invalid(
                 loc,
                 ItemKind::Rule,
                 name,
-                "Rule has 'append' or 'override' key but no rule by that name already exists",
+                "Appended rule must have exceptions or condition property",
             ));
             return;
+        }
+        let known = !prev.unknown_source;
+        let mut new_exceptions = Vec::new();
+        for ex in patch.exceptions.into_iter().flatten() {
+            let existing = prev.exceptions.iter().any(|e| e.name == ex.name);
+            let problem = match (existing, &ex.fields, &ex.comps, &ex.values) {
+                (false, None, _, _) => Some("Rule exception must have fields property with a list of fields"),
+                (false, _, _, None) => Some("Rule exception must have values property with a list of values"),
+                (true, Some(_), _, _) => Some("Can not append exception fields to existing exception, only values"),
+                (true, _, Some(_), _) => Some("Can not append exception comps to existing exception, only values"),
+                _ => None,
+            };
+            if let Some(msg) = problem {
+                self.errors.push(invalid(&ex.loc, ItemKind::Rule, name, msg));
+                return;
+            }
+            new_exceptions.push((existing, ex));
+        }
+        for (existing, ex) in &mut new_exceptions {
+            if !*existing && let Err(msg) = exceptions::validate(ex, known) {
+                self.errors.push(invalid(&ex.loc, ItemKind::Rule, name, msg));
+                return;
+            }
+        }
+        self.next_id();
+        let Some(prev) = self.rules.get_mut(name) else { return };
+        let join = |s: &mut String, add: &str| {
+            if !add.is_empty() {
+                s.push(' ');
+                s.push_str(add);
+            }
         };
-        if let Some(src) = source
-            && src != prev.source
-        {
-            let msg = format!("Rule has been re-defined with a different source ('{src}' vs '{}')", prev.source);
-            self.errors.push(invalid(loc, ItemKind::Rule, name, msg));
-            return;
+        if let Some(c) = patch.condition {
+            join(&mut prev.condition.value, &c.value);
         }
-        let mut errors = Vec::new();
-        apply_patch(prev, patch, &mut errors, loc);
-        self.errors.extend(errors);
-    }
-}
-
-fn join_space(prev: &mut String, new: &str) {
-    prev.push(' ');
-    prev.push_str(new);
-}
-
-fn apply_patch(prev: &mut RuleDef, p: RulePatch, errors: &mut Vec<LoadError>, loc: &Location) {
-    if let Some((m, c)) = p.condition {
-        match m {
-            Mode::Append => join_space(&mut prev.condition.value, &c.value),
-            Mode::Replace => prev.condition = c,
+        if let Some(o) = patch.output {
+            join(&mut prev.output.value, &o.value);
         }
-    }
-    if let Some((m, o)) = p.output {
-        match m {
-            Mode::Append => join_space(&mut prev.output.value, &o.value),
-            Mode::Replace => prev.output = o,
+        if let Some(d) = patch.desc {
+            join(&mut prev.desc, &d);
         }
-    }
-    if let Some((m, d)) = p.desc {
-        match m {
-            Mode::Append => join_space(&mut prev.desc, &d),
-            Mode::Replace => prev.desc = d,
+        if let Some(t) = patch.tags {
+            prev.tags.extend(t);
         }
-    }
-    if let Some((m, t)) = p.tags {
-        if m == Mode::Replace {
-            prev.tags.clear();
-        }
-        prev.tags.extend(t);
-    }
-    if let Some((m, exs)) = p.exceptions {
-        match m {
-            Mode::Replace => prev.exceptions = exs,
-            Mode::Append => {
-                for ex in exs {
-                    append_exception(prev, ex, errors, loc);
+        for (existing, ex) in new_exceptions {
+            if existing {
+                if let Some(e) = prev.exceptions.iter_mut().find(|e| e.name == ex.name) {
+                    e.values.get_or_insert_with(Vec::new).extend(ex.values.unwrap_or_default());
                 }
+            } else {
+                prev.exceptions.push(ex);
             }
         }
     }
-    if let Some(v) = p.priority {
-        prev.priority = v;
-    }
-    if let Some(v) = p.enabled {
-        prev.enabled = v;
-    }
-    if let Some(v) = p.capture {
-        prev.capture = v;
-    }
-    if let Some(v) = p.capture_duration {
-        prev.capture_duration = v;
-    }
-    if let Some(v) = p.warn_evttypes {
-        prev.warn_evttypes = v;
-    }
-    if let Some(v) = p.skip_if_unknown_filter {
-        prev.skip_if_unknown_filter = v;
-    }
-}
 
-fn append_exception(prev: &mut RuleDef, ex: ExceptionDef, errors: &mut Vec<LoadError>, loc: &Location) {
-    if let Some(existing) = prev.exceptions.iter_mut().find(|e| e.name == ex.name) {
-        if !ex.fields.is_empty() || ex.comps.is_some() {
-            errors.push(invalid(
-                &ex.loc,
-                ItemKind::Rule,
-                &prev.name,
-                format!("Can not append exception fields or comps to existing exception '{}', only values", ex.name),
-            ));
+    /// `override: {key: replace}`.
+    pub fn replace_rule(&mut self, name: &str, source: Option<&str>, patch: RulePatch, loc: &Location) {
+        if !self.check_source(name, source, loc) {
             return;
         }
-        existing.values.extend(ex.values);
-    } else {
-        if ex.fields.is_empty() {
-            errors.push(invalid(
+        let Some(prev) = self.rules.get(name) else {
+            self.errors.push(invalid(loc, ItemKind::Rule, name, ERROR_NO_PREVIOUS_RULE_REPLACE));
+            return;
+        };
+        if !patch.has_any_value() {
+            self.errors.push(invalid(
                 loc,
                 ItemKind::Rule,
-                &prev.name,
-                format!("Rule exception new item '{}' must have fields property with a list of fields", ex.name),
+                name,
+                "The rule must have at least one field that can be replaced",
             ));
             return;
         }
-        prev.exceptions.push(ex);
+        let known = !prev.unknown_source;
+        let mut patch = patch;
+        if let Some(exs) = &mut patch.exceptions
+            && !self.validate_exceptions(name, exs, known)
+        {
+            return;
+        }
+        self.next_id();
+        let Some(prev) = self.rules.get_mut(name) else { return };
+        if let Some(c) = patch.condition {
+            prev.condition = c;
+        }
+        if let Some(o) = patch.output {
+            prev.output = o;
+        }
+        if let Some(d) = patch.desc {
+            prev.desc = d;
+        }
+        if let Some(t) = patch.tags {
+            prev.tags = t.into_iter().collect();
+        }
+        if let Some(e) = patch.exceptions {
+            prev.exceptions = e;
+        }
+        if let Some(v) = patch.priority {
+            prev.priority = v;
+        }
+        if let Some(v) = patch.enabled {
+            prev.enabled = v;
+        }
+        if let Some(v) = patch.capture {
+            prev.capture = v;
+        }
+        if let Some(v) = patch.capture_duration {
+            prev.capture_duration = v;
+        }
+        if let Some(v) = patch.warn_evttypes {
+            prev.warn_evttypes = v;
+        }
+        if let Some(v) = patch.skip_if_unknown_filter {
+            prev.skip_if_unknown_filter = v;
+        }
     }
 }

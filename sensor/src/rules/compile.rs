@@ -1,9 +1,11 @@
 //! Compiles a macro-expanded AST into an evaluation tree: fields resolved
-//! to ids, values pre-parsed to the field's type, lists turned into hash
-//! sets, `pmatch` into a path tree, regexes and globs compiled once.
+//! to ids, values parsed to the field's type as libsinsp parses them, lists
+//! turned into hash sets, `pmatch` into a path tree, regexes and globs
+//! compiled once. Every check libsinsp's filter compiler refuses (operator
+//! not valid for the type, bad value, field-to-field type mismatch, ...) is
+//! refused here with the offset of the check.
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,33 +13,13 @@ use memchr::memmem;
 use regex::Regex;
 use thiserror::Error;
 
-use super::ast::{Check, Expr, FieldExpr, ListModifier, Op, Rhs as AstRhs, Transformer};
+use super::ast::{Check, Expr, ListModifier, Op, Rhs as AstRhs, Value};
 use super::evttype::{EventTypes, TypeSet};
-use super::fields::{self, FieldError, FieldId, FieldRef, FieldType};
+use super::fields::{FieldError, FieldId, FieldType};
 use super::glob::Glob;
+pub use super::operand::{Kind, Operand, describe};
 use super::pmatch::PathTree;
-use super::values::{IpNet, parse_bool, parse_hex_bytes, parse_int};
-
-/// FNV-1a: strings in rule sets are short, and `SipHash`'s `DoS` resistance
-/// buys nothing for keys that come from the rules file itself.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-pub type FnvBuild = BuildHasherDefault<Fnv>;
+use super::values::{IpNet, parse_bool, parse_c_int, parse_hex_bytes, parse_int, parse_ipaddr, parse_port};
 
 #[derive(Debug, Error)]
 pub enum CompileError {
@@ -56,17 +38,15 @@ pub enum CompileError {
         #[source]
         source: FieldError,
     },
-    #[error("{}at offset {offset}: operator '{op}' is not supported on field '{field}' of type {ty}", origin_prefix(.origin))]
-    BadOperator { offset: usize, origin: Option<Arc<str>>, op: &'static str, field: String, ty: &'static str },
+    #[error("{}at offset {offset}: operator '{op}' is not supported on field '{field}' of type {ty}{}", origin_prefix(.origin), if *.list { " (list)" } else { "" })]
+    BadOperator { offset: usize, origin: Option<Arc<str>>, op: String, field: String, ty: &'static str, list: bool },
     #[error("{}at offset {offset}: '{value}' is not a valid {ty} value for field '{field}'", origin_prefix(.origin))]
     BadValue { offset: usize, origin: Option<Arc<str>>, value: String, ty: &'static str, field: String },
-    #[error("{}at offset {offset}: invalid regular expression", origin_prefix(.origin))]
-    Regex {
-        offset: usize,
-        origin: Option<Arc<str>>,
-        #[source]
-        source: regex::Error,
-    },
+    #[error("{}at offset {offset}: invalid regex pattern '{pattern}': {message}", origin_prefix(.origin))]
+    Regex { offset: usize, origin: Option<Arc<str>>, pattern: String, message: String },
+    /// Any other construct libsinsp's compiler refuses, with its message.
+    #[error("{}at offset {offset}: {message}", origin_prefix(.origin))]
+    Invalid { offset: usize, origin: Option<Arc<str>>, message: String },
     #[error("too many distinct event types")]
     TooManyEventTypes,
 }
@@ -84,39 +64,9 @@ impl CompileError {
     }
 }
 
-/// A value producer: a field, a transformer over fields, or a constant.
-#[derive(Debug, Clone)]
-pub enum Operand {
-    Field(FieldRef),
-    /// `evt.type` read through [`super::eval::FieldSource::evt_type`].
-    EvtTypeName,
-    /// Fields with a fixed value (`evt.dir` is always `<` since Falco 0.42).
-    Const(&'static str),
-    Transform(Transformer, Box<[Operand]>),
-}
-
-impl Operand {
-    #[must_use]
-    pub fn ty(&self) -> FieldType {
-        match self {
-            Operand::Field(f) => f.ty(),
-            Operand::Transform(Transformer::Len, _) => FieldType::U64,
-            Operand::EvtTypeName | Operand::Const(_) | Operand::Transform(_, _) => FieldType::Str,
-        }
-    }
-
-    /// List-valued with "any element" semantics (ancestor fields).
-    #[must_use]
-    pub fn is_any_list(&self) -> bool {
-        match self {
-            Operand::Field(f) => f.is_any_ancestor(),
-            Operand::Transform(t, args) => *t != Transformer::Len && args.iter().any(Operand::is_any_list),
-            _ => false,
-        }
-    }
-}
-
-pub type StrSet = HashSet<Box<str>, FnvBuild>;
+/// foldhash: strings in rule sets are short, and `SipHash`'s `DoS`
+/// resistance buys nothing for keys that come from the rules file itself.
+pub type StrSet = HashSet<Box<str>, foldhash::fast::RandomState>;
 
 /// Right-hand side, pre-parsed for the operator and field type.
 #[derive(Debug, Clone)]
@@ -138,15 +88,29 @@ pub enum Rhs {
     StrSet(StrSet),
     IntSet(Box<[i128]>),
     BoolSet(Box<[bool]>),
+    IpSet(Box<[IpAddr]>),
     NetSet(Box<[IpNet]>),
     DynSet(StrSet, Box<[i128]>),
     Pmatch(PathTree),
-    /// `op oneof/anyof (...)`.
+    /// `op oneof (...)`: exactly one value matches.
+    OneOf(Box<[Rhs]>),
+    /// `op anyof (...)`: at least one value matches.
     AnyOf(Box<[Rhs]>),
-    /// `op allof (...)`.
+    /// `op allof (...)`: every value matches.
     AllOf(Box<[Rhs]>),
     /// `val(field)` or a transformer.
     Operand(Operand),
+}
+
+/// How the left-hand value is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Single,
+    /// An ancestor field without a level: true when any ancestor matches.
+    AnyAncestor,
+    /// A list-typed value (`EPF_IS_LIST`): `in` needs every value in the
+    /// set (an empty list is), `intersects` one of them.
+    List,
 }
 
 #[derive(Debug, Clone)]
@@ -154,9 +118,7 @@ pub struct Cmp {
     pub lhs: Operand,
     pub op: Op,
     pub rhs: Rhs,
-    /// For list ops on list-valued fields: every value must match (`in`)
-    /// unless the field has "any ancestor" semantics.
-    pub any_list: bool,
+    pub mode: Mode,
 }
 
 #[derive(Debug, Clone)]
@@ -212,20 +174,61 @@ pub struct Compiler<'a> {
     pub unknown_types: Vec<String>,
 }
 
-fn op_allowed(ty: FieldType, op: Op) -> bool {
+/// libsinsp's `flt_is_comparable`: which operators a value type supports.
+fn op_allowed(k: Kind, op: Op) -> bool {
     use Op::{BContains, BStartsWith, Contains, EndsWith, Eq, Exists, Ge, Gt, In, Intersects, Le, Lt, Ne, StartsWith};
-    match ty {
-        FieldType::Str | FieldType::Dynamic => true,
+    if op == Exists {
+        return true;
+    }
+    if k.list {
+        return matches!(
+            k.ty,
+            FieldType::Str
+                | FieldType::U64
+                | FieldType::RelTime
+                | FieldType::AbsTime
+                | FieldType::Bool
+                | FieldType::IpAddr
+                | FieldType::IpNet
+        ) && matches!(op, In | Intersects);
+    }
+    match k.ty {
+        FieldType::Str | FieldType::Dynamic => !matches!(op, BContains | BStartsWith),
         FieldType::Bytes => {
-            matches!(
-                op,
-                Eq | Ne | Contains | BContains | BStartsWith | StartsWith | EndsWith | Exists | In | Intersects
-            )
+            matches!(op, Eq | Ne | Contains | In | StartsWith | EndsWith | Intersects | BContains | BStartsWith)
         }
-        FieldType::Bool | FieldType::IpAddr | FieldType::IpNet => matches!(op, Eq | Ne | In | Intersects | Exists),
+        FieldType::Bool | FieldType::IpAddr | FieldType::IpNet => matches!(op, Eq | Ne | In | Intersects),
         FieldType::U64 | FieldType::I64 | FieldType::Port | FieldType::RelTime | FieldType::AbsTime => {
-            matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects | Exists)
+            matches!(op, Eq | Ne | Lt | Le | Gt | Ge | In | Intersects)
         }
+    }
+}
+
+/// A number for a numeric field: unsigned fields read a negative number as
+/// `sscanf("%lu")` does, wrapped around modulo 2^64.
+fn number(ty: FieldType, s: &str) -> Option<i128> {
+    let v = parse_c_int(s)?;
+    Some(if v < 0 && ty != FieldType::I64 { v.rem_euclid(1 << 64) } else { v })
+}
+
+/// The value libsinsp's event-number invariant gives `evt.num op value`
+/// (`ppm_codes.cpp` `evaluate_field_invariant`; event numbers start at 1).
+fn evt_num_invariant(op: Op, rhs: &AstRhs) -> Option<bool> {
+    // `sscanf("%lu")`: a negative number wraps around to a huge one.
+    let n = |v: &Value| parse_c_int(&v.text).map(|n| if n < 0 { u128::MAX } else { n.unsigned_abs() });
+    match (op, rhs) {
+        (Op::In, AstRhs::List(vs)) => (vs.is_empty() || vs.iter().all(|v| n(v) == Some(0))).then_some(false),
+        (_, AstRhs::Value(v)) => {
+            let n = n(v)?;
+            match op {
+                Op::Eq | Op::Le if n == 0 => Some(false),
+                Op::Ne | Op::Gt if n == 0 => Some(true),
+                Op::Lt if n <= 1 => Some(false),
+                Op::Ge if n <= 1 => Some(true),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -235,7 +238,7 @@ impl Compiler<'_> {
     ///
     /// # Errors
     /// Unknown fields, unsupported operators, values of the wrong type,
-    /// invalid regexes.
+    /// invalid regexes, and the other constructs libsinsp refuses.
     pub fn compile(&mut self, e: &Expr) -> Result<Filter, CompileError> {
         Ok(match e {
             Expr::And(cs) => Filter::And(cs.iter().map(|c| self.compile(c)).collect::<Result<_, _>>()?),
@@ -252,172 +255,269 @@ impl Compiler<'_> {
     /// Resolves a field or transformer expression.
     ///
     /// # Errors
-    /// Unknown field or a transformer applied to a non-string value.
-    pub fn operand(fe: &FieldExpr, origin: &Option<Arc<str>>) -> Result<Operand, CompileError> {
-        match fe {
-            FieldExpr::Field { name, arg, pos } => {
-                let f = fields::resolve(name, arg.as_deref()).map_err(|source| CompileError::Field {
-                    offset: *pos,
-                    origin: origin.clone(),
-                    source,
-                })?;
-                Ok(match f.id {
-                    FieldId::EvtType => Operand::EvtTypeName,
-                    FieldId::EvtDir => Operand::Const("<"),
-                    _ => Operand::Field(f),
-                })
-            }
-            FieldExpr::Transform { tr, args, pos } => {
-                let ops = args.iter().map(|a| Self::operand(a, origin)).collect::<Result<Box<[_]>, _>>()?;
-                for o in &ops {
-                    let ty = o.ty();
-                    if *tr != Transformer::Len && !matches!(ty, FieldType::Str | FieldType::Dynamic | FieldType::Bytes)
-                    {
-                        return Err(CompileError::BadOperator {
-                            offset: *pos,
-                            origin: origin.clone(),
-                            op: tr.as_str(),
-                            field: describe(o),
-                            ty: ty.name(),
-                        });
-                    }
-                }
-                Ok(Operand::Transform(*tr, ops))
-            }
-        }
+    /// Unknown field or a transformer misuse.
+    pub fn operand(fe: &super::ast::FieldExpr, origin: &Option<Arc<str>>) -> Result<Operand, CompileError> {
+        super::operand::resolve(fe, origin)
+    }
+
+    fn invalid(c: &Check, message: impl Into<String>) -> CompileError {
+        CompileError::Invalid { offset: c.pos, origin: c.origin.clone(), message: message.into() }
     }
 
     fn check(&mut self, c: &Check) -> Result<Filter, CompileError> {
+        let f = self.check_fields(c)?;
+        // Falco computes event types after compiling the filter.
+        super::evttype::check_usage(c).map_err(|m| Self::invalid(c, m))?;
+        Ok(f)
+    }
+
+    fn check_fields(&mut self, c: &Check) -> Result<Filter, CompileError> {
         let lhs = Self::operand(&c.lhs, &c.origin)?;
-        let ty = lhs.ty();
-        if !op_allowed(ty, c.op) {
+        let kind = lhs.kind();
+        if !op_allowed(kind, c.op) {
             return Err(CompileError::BadOperator {
                 offset: c.pos,
                 origin: c.origin.clone(),
-                op: c.op.as_str(),
+                op: c
+                    .modifier
+                    .map_or_else(|| c.op.as_str().to_string(), |m| format!("{} {}", c.op.as_str(), m.as_str())),
                 field: describe(&lhs),
-                ty: ty.name(),
+                ty: kind.ty.name(),
+                list: kind.list,
             });
         }
-        if let Operand::EvtTypeName = lhs
-            && c.modifier.is_none()
-        {
-            let names: Option<Vec<&String>> = match (&c.rhs, c.op) {
-                (AstRhs::Value(v), Op::Eq | Op::Ne) => Some(vec![v]),
-                (AstRhs::List(vs), Op::In | Op::Intersects) => Some(vs.iter().collect()),
-                _ => None,
-            };
-            if let Some(names) = names {
-                let mut ids = Vec::with_capacity(names.len());
-                for n in names {
-                    if !super::event_names::is_known(n) && !self.unknown_types.contains(n) {
-                        self.unknown_types.push(n.clone());
-                    }
-                    ids.push(self.types.intern(n).ok_or(CompileError::TooManyEventTypes)?);
-                }
-                let set = Filter::EvtType(TypeSet::of(ids));
-                return Ok(if c.op == Op::Ne { Filter::Not(Box::new(set)) } else { set });
-            }
+        if let Some(f) = self.evttype_leaf(c, &lhs)? {
+            return Ok(f);
         }
-        if let (Operand::Field(f), Op::Eq, AstRhs::Value(v)) = (&lhs, c.op, &c.rhs)
+        if let Operand::Field(f) = &lhs
             && f.id == FieldId::EvtNum
-            && parse_int(v) == Some(0)
+            && f.arg.is_none()
+            && c.modifier.is_none()
+            && let Some(b) = evt_num_invariant(c.op, &c.rhs)
         {
-            // Falco's `never_true` idiom: event numbers start at 1.
-            return Ok(Filter::Const(false));
+            return Ok(Filter::Const(b));
         }
-        let bad_value = |value: &str| CompileError::BadValue {
-            offset: c.pos,
-            origin: c.origin.clone(),
-            value: value.to_string(),
-            ty: ty.name(),
-            field: describe(&lhs),
+        let mode = if lhs.is_any_list() {
+            Mode::AnyAncestor
+        } else if kind.list {
+            Mode::List
+        } else {
+            Mode::Single
         };
         let rhs = match (&c.rhs, c.modifier) {
             (AstRhs::None, _) => Rhs::None,
-            (AstRhs::Field(fe), _) => Rhs::Operand(Self::operand(fe, &c.origin)?),
-            (AstRhs::Value(v), _) => self.scalar(ty, c.op, v, c).ok_or_else(|| bad_value(v))??,
-            (AstRhs::List(items), Some(m)) => {
-                let parts = items
-                    .iter()
-                    .map(|v| self.scalar(ty, c.op, v, c).ok_or_else(|| bad_value(v))?)
-                    .collect::<Result<Box<[_]>, _>>()?;
-                if m == ListModifier::AllOf { Rhs::AllOf(parts) } else { Rhs::AnyOf(parts) }
-            }
-            (AstRhs::List(items), None) => list_rhs(ty, c.op, items).map_err(|v| bad_value(&v))?,
-        };
-        let any_list = lhs.is_any_list();
-        Ok(Filter::Cmp(Box::new(Cmp { lhs, op: c.op, rhs, any_list })))
-    }
-
-    /// `None` = value not parseable for the type; inner error = regex.
-    #[allow(clippy::unused_self)] // kept a method for symmetry with `operand`
-    fn scalar(&self, ty: FieldType, op: Op, v: &str, c: &Check) -> Option<Result<Rhs, CompileError>> {
-        let rhs = match op {
-            Op::BContains | Op::BStartsWith => Rhs::Bytes(parse_hex_bytes(v)?.into()),
-            Op::Contains if ty != FieldType::Bytes => {
-                Rhs::Contains(Box::new(memmem::Finder::new(v.as_bytes()).into_owned()))
-            }
-            Op::IContains => Rhs::IContains(v.to_ascii_lowercase().into()),
-            Op::Glob => Rhs::Glob(Glob::new(v, false)),
-            Op::IGlob => Rhs::Glob(Glob::new(v, true)),
-            Op::Regex => {
-                let re = regex::RegexBuilder::new(&format!("^(?:{v})$")).size_limit(1 << 22).build();
-                return Some(re.map(Rhs::Regex).map_err(|source| CompileError::Regex {
-                    offset: c.pos,
-                    origin: c.origin.clone(),
-                    source,
-                }));
-            }
-            _ => match ty {
-                FieldType::Str => Rhs::Str(v.into()),
-                FieldType::Bytes => Rhs::Bytes(v.as_bytes().into()),
-                FieldType::Dynamic => Rhs::Dyn(v.into(), parse_int(v)),
-                FieldType::Bool => Rhs::Bool(parse_bool(v)?),
-                FieldType::IpAddr if v.contains('/') => Rhs::Net(IpNet::parse(v)?),
-                FieldType::IpAddr => Rhs::Ip(v.trim().parse().ok()?),
-                FieldType::IpNet => Rhs::Net(IpNet::parse(v)?),
-                FieldType::Port => Rhs::Int(parse_int(v).filter(|p| (0..=65535).contains(p))?),
-                FieldType::U64 | FieldType::I64 | FieldType::RelTime | FieldType::AbsTime => Rhs::Int(parse_int(v)?),
+            (AstRhs::Field(fe), _) => Rhs::Operand(Self::rhs_field(c, &lhs, fe)?),
+            (AstRhs::Value(v), _) => Self::scalar(c, &lhs, v)?,
+            // libsinsp compares ancestor fields without a level through a
+            // path that ignores modifiers: only the first value is used.
+            (AstRhs::List(items), Some(_)) if mode == Mode::AnyAncestor => match items.first() {
+                Some(v) => Self::scalar(c, &lhs, v)?,
+                None => return Ok(Filter::Const(false)),
             },
+            (AstRhs::List(items), Some(m)) => {
+                if m == ListModifier::AnyOf && c.op == Op::Eq && matches!(kind.ty, FieldType::Str) {
+                    Rhs::StrSet(Self::str_set(c, &lhs, items)?)
+                } else {
+                    let parts = items.iter().map(|v| Self::scalar(c, &lhs, v)).collect::<Result<Box<[_]>, _>>()?;
+                    match m {
+                        ListModifier::OneOf => Rhs::OneOf(parts),
+                        ListModifier::AnyOf => Rhs::AnyOf(parts),
+                        ListModifier::AllOf => Rhs::AllOf(parts),
+                    }
+                }
+            }
+            (AstRhs::List(items), None) => Self::list_rhs(c, &lhs, items)?,
         };
-        Some(Ok(rhs))
+        Ok(Filter::Cmp(Box::new(Cmp { lhs, op: c.op, rhs, mode })))
     }
-}
 
-/// Builds the set form of a list operator's right-hand side; the error is
-/// the offending item.
-fn list_rhs(ty: FieldType, op: Op, items: &[String]) -> Result<Rhs, String> {
-    if op == Op::Pmatch {
-        return Ok(Rhs::Pmatch(PathTree::new(items.iter().map(String::as_str))));
+    /// `evt.type =|==|!= name` and `evt.type in (names)` become event-type
+    /// sets (the operators libsinsp's event-code search understands).
+    fn evttype_leaf(&mut self, c: &Check, lhs: &Operand) -> Result<Option<Filter>, CompileError> {
+        if !matches!(lhs, Operand::EvtTypeName) || c.modifier.is_some() {
+            return Ok(None);
+        }
+        if c.op == Op::Exists {
+            return Ok(Some(Filter::Const(true)));
+        }
+        let names: Vec<&Value> = match (&c.rhs, c.op) {
+            (AstRhs::Value(v), Op::Eq | Op::Ne) => vec![v],
+            (AstRhs::List(vs), Op::In) => vs.iter().collect(),
+            _ => return Ok(None),
+        };
+        let mut ids = Vec::with_capacity(names.len());
+        for n in names {
+            let n = &n.text;
+            if !super::event_names::is_known(n) && !self.unknown_types.contains(n) {
+                self.unknown_types.push(n.clone());
+            }
+            ids.push(self.types.intern(n).ok_or(CompileError::TooManyEventTypes)?);
+        }
+        let set = Filter::EvtType(TypeSet::of(ids));
+        Ok(Some(if c.op == Op::Ne { Filter::Not(Box::new(set)) } else { set }))
     }
-    Ok(match ty {
-        FieldType::Str | FieldType::Bytes => Rhs::StrSet(items.iter().map(|s| s.as_str().into()).collect()),
-        FieldType::Dynamic => Rhs::DynSet(
-            items.iter().map(|s| s.as_str().into()).collect(),
-            items.iter().filter_map(|s| parse_int(s)).collect(),
-        ),
-        FieldType::Bool => {
-            Rhs::BoolSet(items.iter().map(|s| parse_bool(s).ok_or_else(|| s.clone())).collect::<Result<_, _>>()?)
-        }
-        FieldType::IpAddr | FieldType::IpNet => {
-            Rhs::NetSet(items.iter().map(|s| IpNet::parse(s).ok_or_else(|| s.clone())).collect::<Result<_, _>>()?)
-        }
-        FieldType::Port | FieldType::U64 | FieldType::I64 | FieldType::RelTime | FieldType::AbsTime => {
-            Rhs::IntSet(items.iter().map(|s| parse_int(s).ok_or_else(|| s.clone())).collect::<Result<_, _>>()?)
-        }
-    })
-}
 
-/// The operand as written, for messages and output-field keys.
-#[must_use]
-pub fn describe(o: &Operand) -> String {
-    match o {
-        Operand::Field(f) => f.to_string(),
-        Operand::EvtTypeName => "evt.type".to_string(),
-        Operand::Const(_) => "evt.dir".to_string(),
-        Operand::Transform(t, args) => {
-            format!("{}({})", t.as_str(), args.iter().map(describe).collect::<Vec<_>>().join(", "))
+    /// A right-hand field (`val(f)` or a transformer), checked like
+    /// libsinsp's `add_filter_value(rhs_chk)`.
+    fn rhs_field(c: &Check, lhs: &Operand, fe: &super::ast::FieldExpr) -> Result<Operand, CompileError> {
+        let rhs = Self::operand(fe, &c.origin)?;
+        if matches!(c.op, Op::Pmatch | Op::Regex) {
+            return Err(Self::invalid(
+                c,
+                format!("operator '{}' doesn't support right-hand side fields", c.op.as_str()),
+            ));
         }
+        let (lk, rk) = (lhs.kind(), rhs.kind());
+        if lk.ty == FieldType::IpNet {
+            return Err(Self::invalid(c, "field type 'IPNET' doesn't support right-hand side fields"));
+        }
+        if lhs.no_rhs() {
+            return Err(Self::invalid(c, format!("field '{}' doesn't support right-hand side fields", describe(lhs))));
+        }
+        if rhs.no_rhs() {
+            return Err(Self::invalid(
+                c,
+                format!("field '{}' can't be used as a right-hand side field", describe(&rhs)),
+            ));
+        }
+        let same = |a: FieldType, b: FieldType| {
+            let norm = |t| if t == FieldType::Dynamic { FieldType::Str } else { t };
+            norm(a) == norm(b)
+        };
+        if !same(lk.ty, rk.ty) || lk.list != rk.list {
+            let list = |l: bool| if l { " (list)" } else { "" };
+            return Err(Self::invalid(
+                c,
+                format!(
+                    "field '{}' has type '{}{}' while the right-hand side field '{}' has incompatible type '{}{}'",
+                    describe(lhs),
+                    lk.ty.name(),
+                    list(lk.list),
+                    describe(&rhs),
+                    rk.ty.name(),
+                    list(rk.list)
+                ),
+            ));
+        }
+        Ok(rhs)
+    }
+
+    fn bad_value(c: &Check, lhs: &Operand, v: &str) -> CompileError {
+        CompileError::BadValue {
+            offset: c.pos,
+            origin: c.origin.clone(),
+            value: v.to_string(),
+            ty: lhs.ty().name(),
+            field: describe(lhs),
+        }
+    }
+
+    /// libsinsp refuses NUL bytes in every parsed (non-buffer) value.
+    fn no_nul(c: &Check, v: &Value) -> Result<(), CompileError> {
+        if v.bytes().contains(&0) {
+            return Err(Self::invalid(c, "filter value cannot contain a NUL byte (\\x00)"));
+        }
+        Ok(())
+    }
+
+    /// One value for a non-list operator.
+    fn scalar(c: &Check, lhs: &Operand, v: &Value) -> Result<Rhs, CompileError> {
+        let ty = lhs.ty();
+        let op = c.op;
+        if matches!(op, Op::BContains | Op::BStartsWith) {
+            let bytes = parse_hex_bytes(&v.text)
+                .filter(|_| v.raw.is_none())
+                .ok_or_else(|| Self::invalid(c, "bcontains and bstartswith operator support hex strings only"))?;
+            return Ok(Rhs::Bytes(bytes.into()));
+        }
+        if ty == FieldType::Bytes {
+            return Ok(Rhs::Bytes(v.bytes().into()));
+        }
+        Self::no_nul(c, v)?;
+        let s = v.text.as_str();
+        let bad = || Self::bad_value(c, lhs, s);
+        Ok(match op {
+            Op::Contains => Rhs::Contains(Box::new(memmem::Finder::new(s.as_bytes()).into_owned())),
+            Op::IContains => Rhs::IContains(s.to_ascii_lowercase().into()),
+            Op::Glob => Rhs::Glob(Glob::new(s, false)),
+            Op::IGlob => Rhs::Glob(Glob::new(s, true)),
+            Op::Regex => Rhs::Regex(super::re2posix::compile(s).map_err(|message| CompileError::Regex {
+                offset: c.pos,
+                origin: c.origin.clone(),
+                pattern: s.to_string(),
+                message,
+            })?),
+            _ => match ty {
+                FieldType::Str | FieldType::Bytes => Rhs::Str(s.into()),
+                FieldType::Dynamic => Rhs::Dyn(s.into(), parse_int(s)),
+                FieldType::Bool => Rhs::Bool(parse_bool(s).ok_or_else(bad)?),
+                FieldType::IpAddr => Rhs::Ip(parse_ipaddr(s).ok_or_else(bad)?),
+                FieldType::IpNet => Rhs::Net(IpNet::parse(s).ok_or_else(bad)?),
+                FieldType::Port => Rhs::Int(i128::from(parse_port(s).ok_or_else(bad)?)),
+                FieldType::U64 | FieldType::I64 | FieldType::RelTime | FieldType::AbsTime => {
+                    Rhs::Int(number(ty, s).ok_or_else(bad)?)
+                }
+            },
+        })
+    }
+
+    fn str_set(c: &Check, lhs: &Operand, items: &[Value]) -> Result<StrSet, CompileError> {
+        items
+            .iter()
+            .map(|v| {
+                if lhs.ty() != FieldType::Bytes {
+                    Self::no_nul(c, v)?;
+                }
+                Ok(v.text.as_str().into())
+            })
+            .collect()
+    }
+
+    /// The set form of a list operator's right-hand side.
+    fn list_rhs(c: &Check, lhs: &Operand, items: &[Value]) -> Result<Rhs, CompileError> {
+        let ty = lhs.ty();
+        if c.op == Op::Pmatch {
+            for v in items {
+                Self::no_nul(c, v)?;
+            }
+            return Ok(Rhs::Pmatch(PathTree::new(items.iter().map(|v| v.text.as_str()))));
+        }
+        let each = |f: &dyn Fn(&str) -> Option<()>| -> Result<(), CompileError> {
+            for v in items {
+                Self::no_nul(c, v)?;
+                f(&v.text).ok_or_else(|| Self::bad_value(c, lhs, &v.text))?;
+            }
+            Ok(())
+        };
+        Ok(match ty {
+            FieldType::Str | FieldType::Bytes => Rhs::StrSet(Self::str_set(c, lhs, items)?),
+            FieldType::Dynamic => {
+                each(&|_| Some(()))?;
+                Rhs::DynSet(
+                    items.iter().map(|v| v.text.as_str().into()).collect(),
+                    items.iter().filter_map(|v| parse_int(&v.text)).collect(),
+                )
+            }
+            FieldType::Bool => {
+                each(&|s| parse_bool(s).map(|_| ()))?;
+                Rhs::BoolSet(items.iter().filter_map(|v| parse_bool(&v.text)).collect())
+            }
+            FieldType::IpAddr => {
+                each(&|s| parse_ipaddr(s).map(|_| ()))?;
+                Rhs::IpSet(items.iter().filter_map(|v| parse_ipaddr(&v.text)).collect())
+            }
+            FieldType::IpNet => {
+                each(&|s| IpNet::parse(s).map(|_| ()))?;
+                Rhs::NetSet(items.iter().filter_map(|v| IpNet::parse(&v.text)).collect())
+            }
+            FieldType::Port => {
+                each(&|s| parse_port(s).map(|_| ()))?;
+                Rhs::IntSet(items.iter().filter_map(|v| parse_port(&v.text)).map(i128::from).collect())
+            }
+            FieldType::U64 | FieldType::I64 | FieldType::RelTime | FieldType::AbsTime => {
+                each(&|s| number(ty, s).map(|_| ()))?;
+                Rhs::IntSet(items.iter().filter_map(|v| number(ty, &v.text)).collect())
+            }
+        })
     }
 }

@@ -93,12 +93,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error("{loc}: invalid YAML: {message}")]
-    Yaml {
-        loc: Location,
-        message: String,
-        #[source]
-        source: Option<saphyr_parser::ScanError>,
-    },
+    Yaml { loc: Location, message: String },
     #[error("{loc}: {item}: {message}")]
     Invalid { loc: Location, item: ItemRef, message: String },
     #[error("{loc}: {item}: invalid condition")]
@@ -171,12 +166,73 @@ impl LoadError {
     }
 }
 
+/// Falco's warning codes (`falco_load_result.h`), so tools can filter
+/// warnings the way they do Falco's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum WarningCode {
+    #[serde(rename = "LOAD_UNKNOWN_SOURCE")]
+    UnknownSource,
+    #[serde(rename = "LOAD_NO_EVTTYPE")]
+    NoEvttype,
+    #[serde(rename = "LOAD_UNKNOWN_FILTER")]
+    UnknownFilter,
+    #[serde(rename = "LOAD_UNUSED_MACRO")]
+    UnusedMacro,
+    #[serde(rename = "LOAD_UNUSED_LIST")]
+    UnusedList,
+    #[serde(rename = "LOAD_UNKNOWN_ITEM")]
+    UnknownItem,
+    #[serde(rename = "LOAD_DEPRECATED_ITEM")]
+    DeprecatedItem,
+    #[serde(rename = "LOAD_APPEND_NO_VALUES")]
+    AppendNoValues,
+    #[serde(rename = "LOAD_EXCEPTION_NAME_NOT_UNIQUE")]
+    ExceptionNameNotUnique,
+    #[serde(rename = "LOAD_INVALID_MACRO_NAME")]
+    InvalidMacroName,
+    #[serde(rename = "LOAD_INVALID_LIST_NAME")]
+    InvalidListName,
+    #[serde(rename = "LOAD_COMPILE_CONDITION")]
+    CompileCondition,
+    #[serde(rename = "LOAD_UNKNOWN_KEY")]
+    UnknownKey,
+}
+
+impl WarningCode {
+    /// Falco's name of the code, e.g. `LOAD_UNUSED_MACRO`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::UnknownSource => "LOAD_UNKNOWN_SOURCE",
+            WarningCode::NoEvttype => "LOAD_NO_EVTTYPE",
+            WarningCode::UnknownFilter => "LOAD_UNKNOWN_FILTER",
+            WarningCode::UnusedMacro => "LOAD_UNUSED_MACRO",
+            WarningCode::UnusedList => "LOAD_UNUSED_LIST",
+            WarningCode::UnknownItem => "LOAD_UNKNOWN_ITEM",
+            WarningCode::DeprecatedItem => "LOAD_DEPRECATED_ITEM",
+            WarningCode::AppendNoValues => "LOAD_APPEND_NO_VALUES",
+            WarningCode::ExceptionNameNotUnique => "LOAD_EXCEPTION_NAME_NOT_UNIQUE",
+            WarningCode::InvalidMacroName => "LOAD_INVALID_MACRO_NAME",
+            WarningCode::InvalidListName => "LOAD_INVALID_LIST_NAME",
+            WarningCode::CompileCondition => "LOAD_COMPILE_CONDITION",
+            WarningCode::UnknownKey => "LOAD_UNKNOWN_KEY",
+        }
+    }
+}
+
 /// A non-fatal finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub loc: Location,
     pub item: ItemRef,
+    pub code: WarningCode,
     pub message: String,
+}
+
+impl Warning {
+    pub fn new(loc: &Location, item: ItemRef, code: WarningCode, message: impl Into<String>) -> Self {
+        Self { loc: loc.clone(), item, code, message: message.into() }
+    }
 }
 
 impl fmt::Display for Warning {

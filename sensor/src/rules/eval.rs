@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
-use super::ast::{Op, Transformer};
-use super::compile::{Cmp, Filter, Operand, Rhs};
+use super::ast::Op;
+use super::compile::{Cmp, Filter, Mode, Operand, Rhs};
 use super::fields::{FieldArg, FieldId};
+pub use super::transform::extract;
 
 /// A value extracted from an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,11 +85,20 @@ impl<E: FieldSource + ?Sized> Ctx<'_, E> {
     }
 
     fn cmp(&self, c: &Cmp) -> bool {
-        let v = extract(self.src, &c.lhs);
+        // Plain fields, the common case, skip the operand dispatch.
+        let v = match &c.lhs {
+            Operand::Field(f) => self.src.get(f.id, f.arg.as_ref()),
+            o => extract(self.src, o),
+        };
         if c.op == Op::Exists {
-            return v.is_some();
+            // An ancestor field exists when the process has an ancestor.
+            return match (&v, c.mode) {
+                (Some(FieldValue::List(items)), Mode::AnyAncestor) => !items.is_empty(),
+                (v, _) => v.is_some(),
+            };
         }
-        let Some(v) = v else { return false };
+        // Compared in place: moving the value out costs more than the check.
+        let Some(v) = v.as_ref() else { return false };
         let rhs_val;
         let rhs = match &c.rhs {
             Rhs::Operand(o) => match extract(self.src, o) {
@@ -100,18 +110,10 @@ impl<E: FieldSource + ?Sized> Ctx<'_, E> {
             },
             r => RhsRef::Compiled(r),
         };
-        match &v {
-            FieldValue::List(items) => {
-                if items.is_empty() {
-                    return false;
-                }
-                if c.op == Op::In && !c.any_list {
-                    items.iter().all(|i| compare(i, c.op, &rhs))
-                } else {
-                    items.iter().any(|i| compare(i, c.op, &rhs))
-                }
-            }
-            _ => compare(&v, c.op, &rhs),
+        match (v, c.mode) {
+            (FieldValue::List(items), Mode::List) if c.op == Op::In => items.iter().all(|i| compare(i, c.op, &rhs)),
+            (FieldValue::List(items), _) => items.iter().any(|i| compare(i, c.op, &rhs)),
+            _ => compare(v, c.op, &rhs),
         }
     }
 }
@@ -119,93 +121,6 @@ impl<E: FieldSource + ?Sized> Ctx<'_, E> {
 enum RhsRef<'r, 'v> {
     Compiled(&'r Rhs),
     Value(&'r FieldValue<'v>),
-}
-
-/// Extracts an operand's value (applying transformers).
-pub fn extract<'e, E: FieldSource + ?Sized>(src: &'e E, o: &Operand) -> Option<FieldValue<'e>> {
-    match o {
-        Operand::Field(f) => src.get(f.id, f.arg.as_ref()),
-        Operand::EvtTypeName => Some(FieldValue::Str(Cow::Borrowed(src.evt_type()))),
-        Operand::Const(s) => Some(FieldValue::Str(Cow::Borrowed(s))),
-        Operand::Transform(t, args) => {
-            if *t == Transformer::Concat {
-                let mut out = String::new();
-                for a in args {
-                    out.push_str(&extract(src, a)?.to_text());
-                }
-                return Some(FieldValue::Str(Cow::Owned(out)));
-            }
-            let v = extract(src, args.first()?)?;
-            Some(transform(*t, v))
-        }
-    }
-}
-
-fn transform(t: Transformer, v: FieldValue<'_>) -> FieldValue<'_> {
-    if let FieldValue::List(items) = v {
-        if t == Transformer::Len {
-            return FieldValue::U64(items.len() as u64);
-        }
-        return FieldValue::List(items.into_iter().map(|i| transform(t, i)).collect());
-    }
-    match t {
-        Transformer::Len => FieldValue::U64(match &v {
-            FieldValue::Bytes(b) => b.len() as u64,
-            other => other.to_text().len() as u64,
-        }),
-        Transformer::ToLower | Transformer::ToUpper => {
-            let s = v.to_text();
-            let lower = t == Transformer::ToLower;
-            let unchanged = if lower { !s.chars().any(char::is_uppercase) } else { !s.chars().any(char::is_lowercase) };
-            if unchanged {
-                return FieldValue::Str(Cow::Owned(s.into_owned()));
-            }
-            FieldValue::Str(Cow::Owned(if lower { s.to_lowercase() } else { s.to_uppercase() }))
-        }
-        Transformer::Basename => {
-            let s = v.to_text();
-            let base = s.rsplit('/').next().unwrap_or("").to_string();
-            FieldValue::Str(Cow::Owned(base))
-        }
-        Transformer::B64 => {
-            let decoded = b64_decode(v.to_text().as_bytes()).unwrap_or_default();
-            match String::from_utf8(decoded) {
-                Ok(s) => FieldValue::Str(Cow::Owned(s)),
-                Err(e) => FieldValue::Bytes(Cow::Owned(e.into_bytes())),
-            }
-        }
-        Transformer::Concat => v,
-    }
-}
-
-fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        }))
-    }
-    let data: Vec<u8> = input.iter().copied().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    for chunk in data.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= val(*c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        let n = match chunk.len() {
-            4 => 3,
-            3 => 2,
-            2 => 1,
-            _ => return None,
-        };
-        out.extend_from_slice(&bytes[1..=n]);
-    }
-    Some(out)
 }
 
 fn icontains(hay: &str, needle_lower: &str) -> bool {
@@ -250,6 +165,7 @@ fn bytes_of<'v>(v: &'v FieldValue<'_>) -> Option<&'v [u8]> {
     }
 }
 
+#[inline]
 fn compare(v: &FieldValue<'_>, op: Op, rhs: &RhsRef<'_, '_>) -> bool {
     match rhs {
         RhsRef::Compiled(r) => compare_compiled(v, op, r),
@@ -279,7 +195,19 @@ fn compare_compiled(v: &FieldValue<'_>, op: Op, rhs: &Rhs) -> bool {
     match rhs {
         Rhs::None | Rhs::Operand(_) => false,
         Rhs::AnyOf(parts) => parts.iter().any(|p| compare_compiled(v, op, p)),
-        Rhs::AllOf(parts) => parts.iter().all(|p| compare_compiled(v, op, p)),
+        Rhs::AllOf(parts) => !parts.is_empty() && parts.iter().all(|p| compare_compiled(v, op, p)),
+        Rhs::OneOf(parts) => {
+            let mut n = 0;
+            for p in parts {
+                if compare_compiled(v, op, p) {
+                    n += 1;
+                    if n > 1 {
+                        return false;
+                    }
+                }
+            }
+            n == 1
+        }
         Rhs::Str(t) => match v {
             FieldValue::Str(s) => str_op(s, op, t),
             other => str_op(&other.to_text(), op, t),
@@ -295,11 +223,11 @@ fn compare_compiled(v: &FieldValue<'_>, op: Op, rhs: &Rhs) -> bool {
         },
         Rhs::Regex(re) => match v {
             FieldValue::Str(s) => re.is_match(s),
-            _ => false,
+            other => re.is_match(&other.to_text()),
         },
         Rhs::Pmatch(t) => match v {
             FieldValue::Str(s) => t.matches(s),
-            _ => false,
+            other => t.matches(&other.to_text()),
         },
         Rhs::StrSet(set) => match v {
             FieldValue::Str(s) => set.contains(s.as_ref()),
@@ -332,6 +260,7 @@ fn compare_compiled(v: &FieldValue<'_>, op: Op, rhs: &Rhs) -> bool {
             },
             _ => false,
         },
+        Rhs::IpSet(ips) => matches!(v, FieldValue::Ip(x) if ips.contains(x)),
         Rhs::NetSet(nets) => matches!(v, FieldValue::Ip(x) if nets.iter().any(|n| n.contains(x))),
         Rhs::Dyn(text, num) => match (v.as_int(), num, v) {
             (Some(x), Some(n), FieldValue::U64(_) | FieldValue::I64(_)) => ord_matches(op, x.cmp(n)),

@@ -142,6 +142,7 @@ const NAMES: &[&str] = &[
     "setgid",
     "setns",
     "setpgid",
+    "setregid",
     "setresgid",
     "setresuid",
     "setreuid",
@@ -198,4 +199,10 @@ const NAMES: &[&str] = &[
 #[must_use]
 pub fn is_known(name: &str) -> bool {
     NAMES.contains(&name)
+}
+
+/// How many event names are known.
+#[must_use]
+pub fn count() -> usize {
+    NAMES.len()
 }

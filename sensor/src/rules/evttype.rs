@@ -4,13 +4,69 @@
 
 use std::collections::HashMap;
 
-use super::compile::FnvBuild;
+use super::ast::{Check, FieldExpr, Op, Rhs};
+
+const TRANSFORMED: &str = "event code search does not support `evt.type` checks with transformers";
+const RHS_FIELD: &str =
+    "right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported by event code search";
+
+fn is_evttype_field(fe: &FieldExpr) -> bool {
+    matches!(fe, FieldExpr::Field { name, arg: None, .. } if name == "evt.type" || name == "syscall.type")
+}
+
+/// Walks an operand like libsinsp's event-code visitor: returns whether the
+/// last field seen is `evt.type`/`syscall.type`, failing when one is the
+/// (last) argument of a transformer.
+fn visit(fe: &FieldExpr) -> Result<bool, &'static str> {
+    match fe {
+        FieldExpr::Field { .. } => Ok(is_evttype_field(fe)),
+        FieldExpr::Literal { .. } => Ok(false),
+        FieldExpr::List { items, .. } => {
+            let mut last = false;
+            for i in items {
+                last = visit(i)?;
+            }
+            Ok(last)
+        }
+        FieldExpr::Transform { args, .. } => {
+            for a in args {
+                if visit(a)? {
+                    return Err(TRANSFORMED);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// The checks libsinsp's event-type computation (`ppm_codes.cpp`) refuses,
+/// which makes Falco fail to load the rule: `evt.type` under a transformer
+/// in an `exists` check or an `=`/`!=`/`in` check, and `evt.type` compared
+/// with a right-hand field or transformer.
+///
+/// # Errors
+/// libsinsp's message for the refused construct.
+pub fn check_usage(c: &Check) -> Result<(), &'static str> {
+    if c.op == Op::Exists {
+        visit(&c.lhs)?;
+        return Ok(());
+    }
+    let evttype_op = c.modifier.is_none() && matches!(c.op, Op::Eq | Op::Ne | Op::In);
+    if evttype_op
+        && visit(&c.lhs)?
+        && let Rhs::Field(fe) = &c.rhs
+    {
+        visit(fe)?;
+        return Err(RHS_FIELD);
+    }
+    Ok(())
+}
 
 /// Interned event-type names seen in rules. Ids are dense from 0.
 #[derive(Debug, Default, Clone)]
 pub struct EventTypes {
     names: Vec<String>,
-    ids: HashMap<String, u16, FnvBuild>,
+    ids: HashMap<String, u16, foldhash::fast::RandomState>,
 }
 
 impl EventTypes {

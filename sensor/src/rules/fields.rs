@@ -100,18 +100,52 @@ pub struct FieldInfo {
     pub name: &'static str,
     pub ty: FieldType,
     pub arg: ArgSpec,
+    /// One line for `sensor fields`: the entry's doc comment.
+    doc: &'static str,
 }
 
+impl FieldInfo {
+    /// What the field holds (one line; empty if the entry has no doc comment).
+    #[must_use]
+    pub fn description(&self) -> &'static str {
+        self.doc.trim()
+    }
+}
+
+impl ArgSpec {
+    /// How `sensor fields` shows the argument a field takes.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            ArgSpec::None => "none",
+            ArgSpec::Ancestor => "optional [N] ancestor level; without it any ancestor matches",
+            ArgSpec::OptIndex => "optional [N] index",
+            ArgSpec::OptKey => "optional [key]",
+            ArgSpec::Key => "required [key]",
+            ArgSpec::EvtArg => "required .name, [name] or [N]",
+        }
+    }
+}
+
+// Each entry's `///` line is the field's description (`sensor fields`).
 macro_rules! fields {
-    ($( $id:ident = $name:literal : $ty:ident $(, $arg:ident)? ;)*) => {
+    ($( $(#[doc = $doc:literal])* $id:ident = $name:literal : $ty:ident $(, $arg:ident)? ;)*) => {
         /// Identifier of a registered field; the event side matches on it.
+        // The variants' docs are the plain text `sensor fields` prints.
+        #[allow(clippy::doc_markdown)]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u16)]
-        pub enum FieldId { $($id,)* }
+        pub enum FieldId { $( $(#[doc = $doc])* $id,)* }
 
         /// All registered fields, indexed by `FieldId as usize`.
         pub static FIELDS: &[FieldInfo] = &[
-            $( FieldInfo { id: FieldId::$id, name: $name, ty: FieldType::$ty, arg: fields!(@arg $($arg)?) }, )*
+            $( FieldInfo {
+                id: FieldId::$id,
+                name: $name,
+                ty: FieldType::$ty,
+                arg: fields!(@arg $($arg)?),
+                doc: concat!($($doc),*),
+            }, )*
         ];
     };
     (@arg) => { ArgSpec::None };
@@ -120,228 +154,445 @@ macro_rules! fields {
 
 fields! {
     // evt.*
+    /// Sequence number of the event in this agent's stream, from 1.
     EvtNum = "evt.num": U64;
+    /// Event time; prints as HH:MM:SS.nnnnnnnnn (local time unless UTC is configured), compares as nanoseconds since the epoch.
     EvtTime = "evt.time": AbsTime;
+    /// Event time as HH:MM:SS, without the fraction of a second.
     EvtTimeS = "evt.time.s": Str;
+    /// Event time as an ISO 8601 date and time in UTC with nanoseconds (2024-05-01T13:44:05.478445995+0000).
     EvtTimeIso8601 = "evt.time.iso8601": Str;
+    /// Event date and time as YYYY-MM-DD HH:MM:SS.nnnnnnnnn.
     EvtDatetime = "evt.datetime": Str;
+    /// Event date and time as YYYY-MM-DD HH:MM:SS.
     EvtDatetimeS = "evt.datetime.s": Str;
+    /// Event time as a number: nanoseconds since the Unix epoch.
     EvtRawtime = "evt.rawtime": AbsTime;
+    /// Whole seconds of the event time since the epoch.
     EvtRawtimeS = "evt.rawtime.s": U64;
+    /// Nanosecond part of the event time (0 to 999999999).
     EvtRawtimeNs = "evt.rawtime.ns": U64;
+    /// Time since the capture started, in nanoseconds.
     EvtReltime = "evt.reltime": RelTime;
+    /// Time since the previous event, in nanoseconds.
     EvtDeltatime = "evt.deltatime": RelTime;
+    /// Event direction, '>' for a syscall entry and '<' for its exit; every delivered event is an exit (Falco 0.42+), so this is '<'.
     EvtDir = "evt.dir": Str;
+    /// Event name: the syscall (openat, connect...), or execve, clone, procexit.
     EvtType = "evt.type": Str;
+    /// Name of the syscall for syscall events; unset for other events.
     SyscallType = "syscall.type": Str;
+    /// Coarse event class: process, file, network, privilege or sensor.
     EvtCategory = "evt.category": Str;
+    /// Number of the CPU the event happened on.
     EvtCpu = "evt.cpu": I64;
+    /// Every event parameter as one name=value string.
     EvtArgs = "evt.args": Str;
+    /// One event parameter, by name (evt.arg.flags, evt.arg[flags]) or position (evt.arg[0]), rendered like Falco (O_RDONLY|O_CLOEXEC, PTRACE_ATTACH).
     EvtArg = "evt.arg": Dynamic, EvtArg;
+    /// One event parameter by name or position, as its raw value (numbers as numbers).
     EvtRawarg = "evt.rawarg": Dynamic, EvtArg;
+    /// Same as evt.args.
     EvtInfo = "evt.info": Str;
+    /// Data buffer of I/O events (read, recvfrom...); match it with bcontains/bstartswith.
     EvtBuffer = "evt.buffer": Bytes;
+    /// Length of the data buffer of I/O events.
     EvtBuflen = "evt.buflen": U64;
+    /// Syscall result as text: SUCCESS, or the error name (ENOENT) when it failed.
     EvtRes = "evt.res": Str;
+    /// Syscall result as a number (negative errno on failure).
     EvtRawres = "evt.rawres": I64;
+    /// True when the syscall returned an error.
     EvtFailed = "evt.failed": Bool;
+    /// True for events that read or write through a file descriptor.
     EvtIsIo = "evt.is_io": Bool;
+    /// True for events that read through a file descriptor.
     EvtIsIoRead = "evt.is_io_read": Bool;
+    /// True for events that write through a file descriptor.
     EvtIsIoWrite = "evt.is_io_write": Bool;
+    /// 'r' for reading events, 'w' for writing ones.
     EvtIoDir = "evt.io_dir": Str;
+    /// True for events that block the thread (sleep, poll, select...).
     EvtIsWait = "evt.is_wait": Bool;
+    /// Time a blocking event waited, in nanoseconds.
     EvtWaitLatency = "evt.wait_latency": RelTime;
+    /// True for writes to the syslog socket (/dev/log).
     EvtIsSyslog = "evt.is_syslog": Bool;
+    /// Always 1: counts events when summed.
     EvtCount = "evt.count": U64;
+    /// Absolute path of the event's path parameter, resolved against the process's working directory; the argument names the parameter (evt.abspath[name]).
     EvtAbspath = "evt.abspath": Str, OptKey;
+    /// True for an open that asks for read access.
     EvtIsOpenRead = "evt.is_open_read": Bool;
+    /// True for an open that asks for write access.
     EvtIsOpenWrite = "evt.is_open_write": Bool;
+    /// True for an open that creates a file with execute permission.
     EvtIsOpenExec = "evt.is_open_exec": Bool;
+    /// True for an open with O_CREAT.
     EvtIsOpenCreate = "evt.is_open_create": Bool;
+    /// Name of the host the sensor runs on.
     EvtHostname = "evt.hostname": Str;
+    /// Event source: always syscall here.
     EvtSource = "evt.source": Str;
+    /// Name of the plugin that produced the event (plugin sources only).
     EvtPluginname = "evt.pluginname": Str;
+    /// Type name of an asynchronous event (plugin sources only).
     EvtAsynctype = "evt.asynctype": Str;
     // proc.* / thread.*
+    /// First command-line argument (argv[0]) of the process, as it was executed.
     ProcExe = "proc.exe": Str;
+    /// argv[0] of the parent process.
     ProcPexe = "proc.pexe": Str;
+    /// argv[0] of an ancestor: [N] picks level N (1 = parent); without it, any ancestor matches.
     ProcAexe = "proc.aexe": Str, Ancestor;
+    /// Full path of the process's executable file.
     ProcExepath = "proc.exepath": Str;
+    /// Full path of the parent's executable file.
     ProcPexepath = "proc.pexepath": Str;
+    /// Full path of an ancestor's executable: [N] picks level N (1 = parent); without it, any ancestor matches.
     ProcAexepath = "proc.aexepath": Str, Ancestor;
+    /// Name of the executable generating the event, without its path.
     ProcName = "proc.name": Str;
+    /// Name of the parent process.
     ProcPname = "proc.pname": Str;
+    /// Name of an ancestor: [N] picks level N (0 = the process, 1 = parent); without it, any ancestor matches.
     ProcAname = "proc.aname": Str, Ancestor;
+    /// Command-line arguments after argv[0], space-separated.
     ProcArgs = "proc.args": Str;
+    /// Process name followed by its arguments.
     ProcCmdline = "proc.cmdline": Str;
+    /// Command line (name and arguments) of the parent.
     ProcPcmdline = "proc.pcmdline": Str;
+    /// Command line of an ancestor: [N] picks level N (0 = the process); without it, any ancestor matches.
     ProcAcmdline = "proc.acmdline": Str, Ancestor;
+    /// Number of command-line arguments after argv[0].
     ProcCmdnargs = "proc.cmdnargs": U64;
+    /// Total length of the command-line arguments after argv[0], spaces included.
     ProcCmdlenargs = "proc.cmdlenargs": U64;
+    /// argv[0] followed by the arguments (the full command line as executed).
     ProcExeline = "proc.exeline": Str;
+    /// Environment of the process as NAME=value pairs; proc.env[NAME] gives one variable's value.
     ProcEnv = "proc.env": Str, OptKey;
+    /// Environment of an ancestor: [N] picks level N; [NAME] gives the first value of NAME up the ancestry.
     ProcAenv = "proc.aenv": Str, OptKey;
+    /// Current working directory of the process.
     ProcCwd = "proc.cwd": Str;
+    /// Pid of the oldest shell among the process's ancestors (the login shell).
     ProcLoginshellid = "proc.loginshellid": I64;
+    /// Controlling terminal of the process (device number), 0 when it has none.
     ProcTty = "proc.tty": U64;
+    /// Process id (thread group id).
     ProcPid = "proc.pid": I64;
+    /// Parent process id.
     ProcPpid = "proc.ppid": I64;
+    /// Pid of an ancestor: [N] picks level N (0 = the process); without it, any ancestor matches.
     ProcApid = "proc.apid": I64, Ancestor;
+    /// Process id as seen inside its pid namespace (container).
     ProcVpid = "proc.vpid": I64;
+    /// Parent process id as seen inside its pid namespace.
     ProcPvpid = "proc.pvpid": I64;
+    /// Session id of the process.
     ProcSid = "proc.sid": I64;
+    /// Name of the session leader process.
     ProcSname = "proc.sname": Str;
+    /// argv[0] of the session leader.
     ProcSidExe = "proc.sid.exe": Str;
+    /// Executable path of the session leader.
     ProcSidExepath = "proc.sid.exepath": Str;
+    /// Process group id as seen inside the pid namespace.
     ProcVpgid = "proc.vpgid": I64;
+    /// Name of the process group leader.
     ProcVpgidName = "proc.vpgid.name": Str;
+    /// argv[0] of the process group leader.
     ProcVpgidExe = "proc.vpgid.exe": Str;
+    /// Executable path of the process group leader.
     ProcVpgidExepath = "proc.vpgid.exepath": Str;
+    /// How long the process has been running, in nanoseconds.
     ProcDuration = "proc.duration": RelTime;
+    /// How long the parent has been running, in nanoseconds.
     ProcPpidDuration = "proc.ppid.duration": RelTime;
+    /// Start time of the process, nanoseconds since the epoch.
     ProcPidTs = "proc.pid.ts": AbsTime;
+    /// Start time of the parent, nanoseconds since the epoch.
     ProcPpidTs = "proc.ppid.ts": AbsTime;
+    /// True when the executable file is writable by the process's user.
     ProcIsExeWritable = "proc.is_exe_writable": Bool;
+    /// True when the executable sits in the writable (upper) layer of an overlay filesystem: added or changed after the container started.
     ProcIsExeUpperLayer = "proc.is_exe_upper_layer": Bool;
+    /// True when the executable is an anonymous memory file (memfd): code that never touched a disk.
     ProcIsExeFromMemfd = "proc.is_exe_from_memfd": Bool;
+    /// True when the process leads its session.
     ProcIsSidLeader = "proc.is_sid_leader": Bool;
+    /// True when the process leads its process group.
     ProcIsVpgidLeader = "proc.is_vpgid_leader": Bool;
+    /// Inode number of the executable file.
     ProcExeIno = "proc.exe_ino": U64;
+    /// Last status change time of the executable's inode, nanoseconds since the epoch.
     ProcExeInoCtime = "proc.exe_ino.ctime": AbsTime;
+    /// Last modification time of the executable file, nanoseconds since the epoch.
     ProcExeInoMtime = "proc.exe_ino.mtime": AbsTime;
+    /// Time from the executable's last status change to the process's start, in nanoseconds.
     ProcExeInoCtimeDurationProcStart = "proc.exe_ino.ctime_duration_proc_start": RelTime;
+    /// Time from the pid namespace's start to the executable's last status change, in nanoseconds.
     ProcExeInoCtimeDurationPidnsStart = "proc.exe_ino.ctime_duration_pidns_start": RelTime;
+    /// Start time of the init process of the process's pid namespace.
     ProcPidnsInitStartTs = "proc.pidns_init_start_ts": AbsTime;
+    /// Number of file descriptors the process has open.
     ProcFdopencount = "proc.fdopencount": U64;
+    /// Maximum number of file descriptors the process may open.
     ProcFdlimit = "proc.fdlimit": I64;
+    /// Virtual memory size of the process, in KiB.
     ProcVmsize = "proc.vmsize": U64;
+    /// Resident memory of the process, in KiB.
     ProcVmrss = "proc.vmrss": U64;
+    /// Swapped-out memory of the process, in KiB.
     ProcVmswap = "proc.vmswap": U64;
+    /// Number of threads of the process.
     ProcNthreads = "proc.nthreads": U64;
+    /// Number of child threads of the process.
     ProcNchilds = "proc.nchilds": U64;
+    /// What the process's standard input (fd 0) refers to.
     ProcStdinName = "proc.stdin.name": Str;
+    /// What the process's standard output (fd 1) refers to.
     ProcStdoutName = "proc.stdout.name": Str;
+    /// What the process's standard error (fd 2) refers to.
     ProcStderrName = "proc.stderr.name": Str;
+    /// Id of the thread that made the syscall.
     ThreadTid = "thread.tid": I64;
+    /// Thread id as seen inside its pid namespace.
     ThreadVtid = "thread.vtid": I64;
+    /// True when the thread is the process's main thread.
     ThreadIsmain = "thread.ismain": Bool;
+    /// Permitted capabilities of the thread (CAP_CHOWN CAP_KILL ...).
     ThreadCapPermitted = "thread.cap_permitted": Str;
+    /// Inheritable capabilities of the thread.
     ThreadCapInheritable = "thread.cap_inheritable": Str;
+    /// Effective capabilities of the thread: what it may do right now.
     ThreadCapEffective = "thread.cap_effective": Str;
+    /// CPU time the thread used in its last scheduling slice.
     ThreadExectime = "thread.exectime": RelTime;
+    /// CPU time the thread has used in total.
     ThreadTotexectime = "thread.totexectime": RelTime;
+    /// Every cgroup of the thread, as subsystem=path pairs.
     ThreadCgroups = "thread.cgroups": Str;
+    /// Cgroup path of the thread for the subsystem given as argument (thread.cgroup[cpuset]).
     ThreadCgroup = "thread.cgroup": Str, Key;
     // user.* / group.*
+    /// User id of the process (real uid).
     UserUid = "user.uid": U64;
+    /// User name of the process (from the host's or the container's own /etc/passwd).
     UserName = "user.name": Str;
+    /// Home directory of the process's user.
     UserHomedir = "user.homedir": Str;
+    /// Login shell of the process's user.
     UserShell = "user.shell": Str;
+    /// Audit login uid: the user who logged in, kept across su/sudo; -1 when unset.
     UserLoginuid = "user.loginuid": I64;
+    /// Name of the audit login user.
     UserLoginname = "user.loginname": Str;
+    /// Group id of the process.
     GroupGid = "group.gid": U64;
+    /// Group name of the process.
     GroupName = "group.name": Str;
     // fd.*
+    /// File descriptor number the event is about.
     FdNum = "fd.num": I64;
+    /// Kind of file descriptor: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, memfd...
     FdType = "fd.type": Str;
+    /// Kind of file descriptor as one letter (f file, 4 ipv4, 6 ipv6, u unix, p pipe...).
     FdTypechar = "fd.typechar": Str;
+    /// Full name of the descriptor: absolute path of a file, client:port->server:port of a connection, path of a unix socket.
     FdName = "fd.name": Str;
+    /// Name of the descriptor as the process gave it (a path before it was made absolute).
     FdNameraw = "fd.nameraw": Str;
+    /// Directory part of a file descriptor's path.
     FdDirectory = "fd.directory": Str;
+    /// File name part of a file descriptor's path.
     FdFilename = "fd.filename": Str;
+    /// Either address of a connection; matches when the client or the server address fits.
     FdIp = "fd.ip": IpAddr;
+    /// Client address of a connection.
     FdCip = "fd.cip": IpAddr;
+    /// Server address of a connection.
     FdSip = "fd.sip": IpAddr;
+    /// Local address of a connection.
     FdLip = "fd.lip": IpAddr;
+    /// Remote address of a connection.
     FdRip = "fd.rip": IpAddr;
+    /// Either port of a connection; matches when the client or the server port fits.
     FdPort = "fd.port": Port;
+    /// Client port of a connection.
     FdCport = "fd.cport": Port;
+    /// Server port of a connection.
     FdSport = "fd.sport": Port;
+    /// Local port of a connection.
     FdLport = "fd.lport": Port;
+    /// Remote port of a connection.
     FdRport = "fd.rport": Port;
+    /// Transport protocol of a socket: tcp, udp, icmp or raw.
     FdL4proto = "fd.l4proto": Str;
+    /// Family of a socket: ip or unix.
     FdSockfamily = "fd.sockfamily": Str;
+    /// True when the process is the server end of the connection.
     FdIsServer = "fd.is_server": Bool;
+    /// Unique id of the descriptor: thread id and fd number.
     FdUid = "fd.uid": Str;
+    /// Container id and descriptor name together (container:fd.name).
     FdContainername = "fd.containername": Str;
+    /// Container id and directory together (container:fd.directory).
     FdContainerdirectory = "fd.containerdirectory": Str;
+    /// Protocol of either end of a connection (name of the well-known port).
     FdProto = "fd.proto": Str;
+    /// Protocol of the client end (name of the well-known port).
     FdCproto = "fd.cproto": Str;
+    /// Protocol of the server end (name of the well-known port).
     FdSproto = "fd.sproto": Str;
+    /// Protocol of the local end (name of the well-known port).
     FdLproto = "fd.lproto": Str;
+    /// Protocol of the remote end (name of the well-known port).
     FdRproto = "fd.rproto": Str;
+    /// Either address of a connection, compared with a network in CIDR form (fd.net=10.0.0.0/8).
     FdNet = "fd.net": IpNet;
+    /// Client address, compared with a network in CIDR form.
     FdCnet = "fd.cnet": IpNet;
+    /// Server address, compared with a network in CIDR form.
     FdSnet = "fd.snet": IpNet;
+    /// Local address, compared with a network in CIDR form.
     FdLnet = "fd.lnet": IpNet;
+    /// Remote address, compared with a network in CIDR form.
     FdRnet = "fd.rnet": IpNet;
+    /// True when the socket is connected.
     FdConnected = "fd.connected": Bool;
+    /// True when this event changed the descriptor's name (a socket connected to a new peer).
     FdNameChanged = "fd.name_changed": Bool;
+    /// Domain name of the client address.
     FdCipName = "fd.cip.name": Str;
+    /// Domain name of the server address.
     FdSipName = "fd.sip.name": Str;
+    /// Domain name of the local address.
     FdLipName = "fd.lip.name": Str;
+    /// Domain name of the remote address.
     FdRipName = "fd.rip.name": Str;
+    /// Device number of the file's filesystem.
     FdDev = "fd.dev": U64;
+    /// Major device number of the file's filesystem.
     FdDevMajor = "fd.dev.major": U64;
+    /// Minor device number of the file's filesystem.
     FdDevMinor = "fd.dev.minor": U64;
+    /// Inode number of the file.
     FdIno = "fd.ino": U64;
+    /// Kinds of the process's file descriptors; [N] for descriptor N only.
     FdTypes = "fd.types": Str, OptIndex;
+    /// True when the file is in the writable (upper) layer of an overlay filesystem.
     FdIsUpperLayer = "fd.is_upper_layer": Bool;
+    /// True when the file is in a read-only (lower) layer of an overlay filesystem.
     FdIsLowerLayer = "fd.is_lower_layer": Bool;
     // container.*
+    /// Short (12 character) container id, or 'host' for processes outside containers.
     ContainerId = "container.id": Str;
+    /// Full (64 character) container id, or 'host'.
     ContainerFullId = "container.full_id": Str;
+    /// Container name, from the container runtime.
     ContainerName = "container.name": Str;
+    /// Image reference the container runs (repository:tag).
     ContainerImage = "container.image": Str;
+    /// Id of the container's image.
     ContainerImageId = "container.image.id": Str;
+    /// Repository part of the container's image.
     ContainerImageRepository = "container.image.repository": Str;
+    /// Tag part of the container's image.
     ContainerImageTag = "container.image.tag": Str;
+    /// Digest (sha256:...) of the container's image.
     ContainerImageDigest = "container.image.digest": Str;
+    /// Container runtime: docker, containerd, cri-o, podman...
     ContainerType = "container.type": Str;
+    /// True for a privileged container.
     ContainerPrivileged = "container.privileged": Bool;
+    /// Every mount of the container as source:dest:mode:rdwr:propagation, comma-separated.
     ContainerMounts = "container.mounts": Str;
+    /// The mount whose source or destination path is the argument (container.mount[/var/run]).
     ContainerMount = "container.mount": Str, Key;
+    /// Source path of the mount whose destination or source is the argument.
     ContainerMountSource = "container.mount.source": Str, Key;
+    /// Destination path of the mount whose source or destination is the argument.
     ContainerMountDest = "container.mount.dest": Str, Key;
+    /// Mode of the mount given as argument.
     ContainerMountMode = "container.mount.mode": Str, Key;
+    /// Whether the mount given as argument is read-write.
     ContainerMountRdwr = "container.mount.rdwr": Str, Key;
+    /// Propagation of the mount given as argument.
     ContainerMountPropagation = "container.mount.propagation": Str, Key;
+    /// Health check command of the container, when it has one.
     ContainerHealthcheck = "container.healthcheck": Str;
+    /// Kubernetes liveness probe command of the container.
     ContainerLivenessProbe = "container.liveness_probe": Str;
+    /// Kubernetes readiness probe command of the container.
     ContainerReadinessProbe = "container.readiness_probe": Str;
+    /// Start time of the container, nanoseconds since the epoch.
     ContainerStartTs = "container.start_ts": AbsTime;
+    /// How long the container has been running, in nanoseconds.
     ContainerDuration = "container.duration": RelTime;
+    /// IP address of the container.
     ContainerIp = "container.ip": IpAddr;
+    /// CNI result of the container's network setup, as JSON.
     ContainerCniJson = "container.cni.json": Str;
+    /// True when the container shares the host's pid namespace.
     ContainerHostPid = "container.host_pid": Bool;
+    /// True when the container shares the host's network namespace.
     ContainerHostNetwork = "container.host_network": Bool;
+    /// True when the container shares the host's IPC namespace.
     ContainerHostIpc = "container.host_ipc": Bool;
+    /// Value of the container label given as argument (container.label[app]).
     ContainerLabel = "container.label": Str, Key;
+    /// Every container label as key:value, comma-separated.
     ContainerLabels = "container.labels": Str;
+    /// Deprecated in Falco: prints as nothing in outputs.
     ContainerInfo = "container.info": Str;
     // k8s.*
+    /// Name of the Kubernetes pod the container belongs to.
     K8sPodName = "k8s.pod.name": Str;
+    /// Uid of the pod (the older name of k8s.pod.uid).
     K8sPodId = "k8s.pod.id": Str;
+    /// Uid of the Kubernetes pod.
     K8sPodUid = "k8s.pod.uid": Str;
+    /// Short id of the pod's sandbox (pause) container.
     K8sPodSandboxId = "k8s.pod.sandbox_id": Str;
+    /// Full id of the pod's sandbox (pause) container.
     K8sPodFullSandboxId = "k8s.pod.full_sandbox_id": Str;
+    /// Value of the pod label given as argument (k8s.pod.label[app]).
     K8sPodLabel = "k8s.pod.label": Str, Key;
+    /// Every pod label as key:value, comma-separated.
     K8sPodLabels = "k8s.pod.labels": Str;
+    /// IP address of the pod.
     K8sPodIp = "k8s.pod.ip": IpAddr;
+    /// CNI result of the pod's network setup, as JSON.
     K8sPodCniJson = "k8s.pod.cni.json": Str;
+    /// Kubernetes namespace of the pod.
     K8sNsName = "k8s.ns.name": Str;
+    /// Uid of the pod's namespace.
     K8sNsId = "k8s.ns.id": Str;
+    /// Value of the namespace label given as argument.
     K8sNsLabel = "k8s.ns.label": Str, Key;
+    /// Every label of the pod's namespace.
     K8sNsLabels = "k8s.ns.labels": Str;
+    /// Name of the replication controller that owns the pod.
     K8sRcName = "k8s.rc.name": Str;
+    /// Name of the ReplicaSet that owns the pod.
     K8sRsName = "k8s.rs.name": Str;
+    /// Name of the Kubernetes service that selects the pod.
     K8sSvcName = "k8s.svc.name": Str;
+    /// Name of the Deployment that owns the pod (through its ReplicaSet).
     K8sDeploymentName = "k8s.deployment.name": Str;
+    /// Uid of the Deployment that owns the pod.
     K8sDeploymentId = "k8s.deployment.id": Str;
     // Ours: the pod's owning workload, whatever its kind.
+    /// Kind of the pod's owning workload: Deployment, StatefulSet, DaemonSet, Job, CronJob... (this sensor's own field).
     K8sWorkloadKind = "k8s.workload.kind": Str;
+    /// Name of the pod's owning workload (this sensor's own field).
     K8sWorkloadName = "k8s.workload.name": Str;
+    /// Service account the pod runs as (this sensor's own field).
     K8sPodServiceAccount = "k8s.pod.service_account": Str;
+    /// Value of the pod annotation given as argument (this sensor's own field).
     K8sPodAnnotation = "k8s.pod.annotation": Str, Key;
 }
 
@@ -355,6 +606,52 @@ impl FieldId {
     #[must_use]
     pub fn name(self) -> &'static str {
         self.info().name
+    }
+
+    /// libsinsp's `EPF_NO_RHS`: the field can neither be compared with a
+    /// right-hand side field nor be one.
+    #[must_use]
+    pub fn no_rhs(self) -> bool {
+        use FieldId::{
+            EvtRawarg, FdCipName, FdCnet, FdIp, FdLipName, FdLnet, FdNet, FdPort, FdProto, FdRipName, FdRnet,
+            FdSipName, FdSnet, FdTypes, ProcAcmdline, ProcAenv, ProcAexe, ProcAexepath, ProcAname, ProcApid,
+        };
+        matches!(
+            self,
+            EvtRawarg
+                | FdIp
+                | FdPort
+                | FdProto
+                | FdNet
+                | FdCnet
+                | FdSnet
+                | FdLnet
+                | FdRnet
+                | FdCipName
+                | FdSipName
+                | FdLipName
+                | FdRipName
+                | FdTypes
+                | ProcAexe
+                | ProcAexepath
+                | ProcAname
+                | ProcAcmdline
+                | ProcAenv
+                | ProcApid
+        )
+    }
+
+    /// libsinsp's `EPF_NO_TRANSFORMER`: the field cannot be transformed.
+    #[must_use]
+    pub fn no_transformer(self) -> bool {
+        self.no_rhs() && self != FieldId::FdTypes
+    }
+
+    /// libsinsp's `EPF_IS_LIST`: the field extracts a list of values, which
+    /// supports only `in` (every value in the set), `intersects` and `exists`.
+    #[must_use]
+    pub fn is_list(self) -> bool {
+        self == FieldId::FdTypes
     }
 }
 
@@ -466,6 +763,20 @@ pub fn resolve(name: &str, bracket: Option<&str>) -> Result<FieldRef, FieldError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_has_a_description_and_a_type() {
+        for f in FIELDS {
+            let d = f.description();
+            assert!(!d.is_empty(), "{}: add a `///` line above its registry entry", f.name);
+            assert!(!d.contains('\n'), "{}: one line", f.name);
+            assert!(!f.ty.name().is_empty(), "{}", f.name);
+        }
+        assert_eq!(
+            FieldId::EvtNum.info().description(),
+            "Sequence number of the event in this agent's stream, from 1."
+        );
+    }
 
     #[test]
     fn table_is_in_enum_order() {

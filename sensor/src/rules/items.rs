@@ -58,25 +58,33 @@ impl fmt::Display for Priority {
 }
 
 /// A string value with the position of the YAML node it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Spanned {
     pub value: String,
     pub loc: Location,
 }
 
+/// Falco's two load-order ids (`rule_loader_collector.cpp`): `index` is
+/// the id of the first definition and never changes (a redefinition keeps
+/// its place), `visibility` is the id of the latest definition, append or
+/// override. An item sees a list or macro whose `index` is below its own
+/// `visibility`.
 #[derive(Debug, Clone)]
 pub struct ListDef {
     pub name: String,
     pub items: Vec<String>,
     pub loc: Location,
+    pub index: usize,
     pub visibility: usize,
 }
 
+/// See [`ListDef`] for `index` and `visibility`.
 #[derive(Debug, Clone)]
 pub struct MacroDef {
     pub name: String,
     pub condition: Spanned,
     pub loc: Location,
+    pub index: usize,
     pub visibility: usize,
 }
 
@@ -87,16 +95,31 @@ pub enum ExcElem {
     List(Vec<String>),
 }
 
+/// One entry of an exception's `values`, as written: a scalar (the form
+/// for a single field) or a tuple (one element per field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExcValue {
+    Scalar(String),
+    Tuple(Vec<ExcElem>),
+}
+
+/// `fields` or `comps` of an exception: a scalar or a list, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExcEntry {
+    pub is_list: bool,
+    pub items: Vec<Spanned>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ExceptionDef {
     pub name: String,
-    /// `fields: [a, b]` (list form) vs `fields: a` (scalar form).
-    pub fields_is_list: bool,
-    pub fields: Vec<Spanned>,
-    /// `None` = defaulted (`=` per field, or `in` for the scalar form).
-    pub comps: Option<Vec<Spanned>>,
-    /// One tuple per entry; scalar form has single-element tuples.
-    pub values: Vec<Vec<ExcElem>>,
+    /// `None` when the key is absent (allowed when appending values).
+    pub fields: Option<ExcEntry>,
+    /// `None` = defaulted at definition (`=` per field, or `in` for a
+    /// single field).
+    pub comps: Option<ExcEntry>,
+    /// `None` when the key is absent.
+    pub values: Option<Vec<ExcValue>>,
     pub loc: Location,
 }
 

@@ -21,23 +21,38 @@ fn quote_item(s: &str) -> String {
 /// Upper bound on the expanded text of one list (same as a condition).
 pub const MAX_LIST_BYTES: usize = 1 << 20;
 
-/// Expands, inside each list's items, references to lists defined earlier.
-/// Lists whose expansion exceeds [`MAX_LIST_BYTES`] are returned by index
-/// in the second vector (and left empty).
+/// The lists with references to other lists expanded, as Falco's
+/// `compile_list_infos` does: an item naming a list whose `index` is below
+/// this list's `visibility` is replaced by that list's items *as written*
+/// (one level: a list of lists of lists keeps the inner name, which the
+/// condition-level substitution may or may not expand depending on order,
+/// exactly as in Falco).
+#[derive(Debug, Default)]
+pub struct CompiledLists {
+    pub lists: Vec<CompiledList>,
+    /// Indices of lists whose expansion exceeds [`MAX_LIST_BYTES`] (left empty).
+    pub too_large: Vec<usize>,
+    /// Per list: named by an earlier-visible reference in another list.
+    pub used_by_lists: Vec<bool>,
+}
+
 #[must_use]
-pub fn compile_lists(lists: &[ListDef]) -> (Vec<CompiledList>, Vec<usize>) {
-    let mut out: Vec<CompiledList> = Vec::with_capacity(lists.len());
-    let mut too_large = Vec::new();
+pub fn compile_lists(lists: &[ListDef]) -> CompiledLists {
+    let by_name: std::collections::HashMap<&str, usize> =
+        lists.iter().enumerate().map(|(i, l)| (l.name.as_str(), i)).collect();
+    let mut out = CompiledLists { used_by_lists: vec![false; lists.len()], ..CompiledLists::default() };
     for (i, l) in lists.iter().enumerate() {
         let mut items = Vec::with_capacity(l.items.len());
         let mut bytes = 0usize;
         for item in &l.items {
-            let earlier =
-                out.iter().enumerate().find(|(j, c)| c.name == *item && lists[*j].visibility < l.visibility && *j < i);
-            if let Some((_, c)) = earlier {
-                bytes += c.items.iter().map(|s| s.len() + 2).sum::<usize>();
-                if bytes <= MAX_LIST_BYTES {
-                    items.extend(c.items.iter().cloned());
+            if let Some(&j) = by_name.get(item.as_str()).filter(|&&j| lists[j].index < l.visibility) {
+                out.used_by_lists[j] = true;
+                for v in &lists[j].items {
+                    bytes += v.len() + 2;
+                    if bytes > MAX_LIST_BYTES {
+                        break;
+                    }
+                    items.push(quote_item(v));
                 }
             } else {
                 bytes += item.len() + 2;
@@ -48,12 +63,12 @@ pub fn compile_lists(lists: &[ListDef]) -> (Vec<CompiledList>, Vec<usize>) {
             }
         }
         if bytes > MAX_LIST_BYTES {
-            too_large.push(i);
+            out.too_large.push(i);
             items.clear();
         }
-        out.push(CompiledList { name: l.name.clone(), items });
+        out.lists.push(CompiledList { name: l.name.clone(), items });
     }
-    (out, too_large)
+    out
 }
 
 const BLANKS: &[u8] = b" \t\n\r";
@@ -156,23 +171,34 @@ mod tests {
         assert_eq!(resolve_list("proc.name=sh", &a, 1 << 20, &mut used).unwrap(), "proc.name= X ");
     }
 
+    fn def(name: &str, items: &[&str], index: usize, visibility: usize) -> ListDef {
+        ListDef {
+            name: name.into(),
+            items: items.iter().map(|s| (*s).to_string()).collect(),
+            loc: crate::rules::error::Location::default(),
+            index,
+            visibility,
+        }
+    }
+
     #[test]
     fn quoting_and_nesting() {
-        let defs = vec![
-            ListDef {
-                name: "a".into(),
-                items: vec!["x y".into(), "\"(q)\"".into()],
-                loc: crate::rules::error::Location::default(),
-                visibility: 1,
-            },
-            ListDef {
-                name: "b".into(),
-                items: vec!["a".into(), "z".into()],
-                loc: crate::rules::error::Location::default(),
-                visibility: 2,
-            },
-        ];
-        let (c, _) = compile_lists(&defs);
-        assert_eq!(c[1].items, vec!["\"x y\"", "\"(q)\"", "z"]);
+        let defs = vec![def("a", &["x y", "\"(q)\""], 0, 0), def("b", &["a", "z"], 1, 1)];
+        let c = compile_lists(&defs);
+        assert_eq!(c.lists[1].items, vec!["\"x y\"", "\"(q)\"", "z"]);
+        assert_eq!(c.used_by_lists, [true, false]);
+    }
+
+    #[test]
+    fn nesting_is_one_level_and_follows_visibility() {
+        // c -> b -> a: c gets b's items as written, so "a" stays a name.
+        let defs = vec![def("a", &["x"], 0, 0), def("b", &["a"], 1, 1), def("c", &["b"], 2, 2)];
+        assert_eq!(compile_lists(&defs).lists[2].items, ["a"]);
+        // A list redefined after the list naming it: index 0 < visibility 3.
+        let defs = vec![def("a", &["y"], 0, 3), def("b", &["a"], 1, 1)];
+        assert_eq!(compile_lists(&defs).lists[1].items, ["y"]);
+        // A list defined after the one naming it is not expanded.
+        let defs = vec![def("b", &["a"], 0, 0), def("a", &["x"], 1, 1)];
+        assert_eq!(compile_lists(&defs).lists[0].items, ["a"]);
     }
 }

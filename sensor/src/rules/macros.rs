@@ -1,5 +1,11 @@
 //! Macro expansion on the AST (Falco's `filter_macro_resolver`), with
-//! visibility ordering, cycle detection and size/depth bounds.
+//! Falco's visibility rule, cycle detection and size/depth bounds.
+//!
+//! Visibility (`resolve_macros` in `rule_loader_compiler.cpp`): a macro may
+//! reference a macro whose `index` (first definition) is below its own
+//! `visibility` (latest definition or append); rules see every macro. So a
+//! file that redefines `never_true` keeps it visible to the macros of an
+//! earlier file that use it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +21,7 @@ pub const MAX_EXPANDED_NODES: usize = 500_000;
 /// One macro as known to the resolver.
 #[derive(Debug)]
 pub struct MacroEntry {
+    pub index: usize,
     pub visibility: usize,
     /// `None` when the macro failed to parse (already reported).
     pub raw: Option<Expr>,
@@ -59,10 +66,28 @@ pub(super) fn references(e: &Expr) -> Vec<&str> {
     out
 }
 
-/// Finds a cycle among macro references; returns the path, e.g. `a -> b -> a`.
-#[must_use]
+/// References of macro `name` that it can see (see the module doc).
+fn visible_refs<'m>(name: &str, macros: &'m HashMap<String, MacroEntry>) -> Vec<&'m str> {
+    let Some(m) = macros.get(name) else { return Vec::new() };
+    m.raw
+        .as_ref()
+        .map(references)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| macros.get_key_value(r))
+        .filter(|(_, t)| t.index < m.visibility)
+        .map(|(k, _)| k.as_str())
+        .collect()
+}
+
+/// Orders the macros so that each comes after the macros it references
+/// (and can see), or finds a cycle among those references and returns its
+/// path, e.g. `a -> b -> a`.
+///
+/// # Errors
+/// The path of the first cycle found (in name order).
 #[allow(clippy::implicit_hasher)]
-pub fn find_cycle(macros: &HashMap<String, MacroEntry>) -> Option<String> {
+pub fn resolution_order(macros: &HashMap<String, MacroEntry>) -> Result<Vec<String>, String> {
     #[derive(Clone, Copy, PartialEq)]
     enum Color {
         White,
@@ -72,18 +97,18 @@ pub fn find_cycle(macros: &HashMap<String, MacroEntry>) -> Option<String> {
     let mut color: HashMap<&str, Color> = macros.keys().map(|k| (k.as_str(), Color::White)).collect();
     let mut names: Vec<&str> = macros.keys().map(String::as_str).collect();
     names.sort_unstable();
+    let mut order = Vec::with_capacity(names.len());
     for start in names {
         if color.get(start) != Some(&Color::White) {
             continue;
         }
         // Iterative DFS: (node, its references, next reference index).
-        let mut stack: Vec<(&str, Vec<&str>, usize)> = Vec::new();
-        let refs = macros[start].raw.as_ref().map(references).unwrap_or_default();
-        stack.push((start, refs, 0));
+        let mut stack: Vec<(&str, Vec<&str>, usize)> = vec![(start, visible_refs(start, macros), 0)];
         color.insert(start, Color::Grey);
         while let Some((node, refs, i)) = stack.last_mut() {
             if *i >= refs.len() {
                 color.insert(node, Color::Black);
+                order.push((*node).to_string());
                 stack.pop();
                 continue;
             }
@@ -92,20 +117,19 @@ pub fn find_cycle(macros: &HashMap<String, MacroEntry>) -> Option<String> {
             match color.get(next) {
                 Some(Color::White) => {
                     color.insert(next, Color::Grey);
-                    let r = macros[next].raw.as_ref().map(references).unwrap_or_default();
-                    stack.push((next, r, 0));
+                    stack.push((next, visible_refs(next, macros), 0));
                 }
                 Some(Color::Grey) => {
                     let pos = stack.iter().position(|(n, _, _)| *n == next).unwrap_or(0);
                     let mut path: Vec<&str> = stack[pos..].iter().map(|(n, _, _)| *n).collect();
                     path.push(next);
-                    return Some(path.join(" -> "));
+                    return Err(path.join(" -> "));
                 }
                 _ => {}
             }
         }
     }
-    None
+    Ok(order)
 }
 
 /// Replaces macro references in `e` with their expansions. `visible_below`
@@ -153,7 +177,7 @@ fn expand_rec(
         Expr::Macro { name, .. } => {
             let undefined = || CompileError::UndefinedMacro { name: name.clone() };
             let entry = macros.get_mut(name).ok_or_else(undefined)?;
-            if visible_below.is_some_and(|v| entry.visibility >= v) {
+            if visible_below.is_some_and(|v| entry.index >= v) {
                 return Err(undefined());
             }
             entry.used = true;

@@ -7,6 +7,7 @@
 //! [`RuleSet::evaluate`], [`Alert::new`], [`check::check_paths`].
 
 pub mod alert;
+pub mod append_output;
 pub mod ast;
 pub mod check;
 pub mod collector;
@@ -17,20 +18,31 @@ pub mod eval;
 pub mod event_names;
 pub mod evttype;
 pub mod exceptions;
+pub mod field_list;
 pub mod fields;
+pub mod files;
 pub mod glob;
 pub mod items;
 pub mod lexer;
+pub mod lint;
 pub mod lists;
+pub mod loader;
 pub mod macros;
 pub mod map_event;
+pub mod operand;
 pub mod output;
 pub mod parser;
 pub mod pmatch;
+pub mod re2posix;
 pub mod reader;
+pub mod rule_list;
 pub mod ruleset;
+pub mod selection;
+pub mod specialize;
 pub mod time;
+pub mod transform;
 pub mod values;
+pub mod yaml_decode;
 pub mod yaml_load;
 
 #[cfg(test)]
@@ -39,9 +51,10 @@ mod tests;
 pub use alert::{Alert, AlertOptions};
 pub use check::{CheckReport, check_paths, check_texts};
 pub use config::{EngineConfig, ProvidedPlugin, RuleMatching};
-pub use error::{ItemKind, ItemRef, LoadError, Location, Warning};
+pub use error::{ItemKind, ItemRef, LoadError, Location, Warning, WarningCode};
 pub use eval::{FieldSource, FieldValue};
 pub use fields::{FieldArg, FieldId, FieldType};
 pub use items::Priority;
 pub use map_event::MapEvent;
 pub use ruleset::{CompiledRule, LoadReport, RuleSet, RuleText, SkippedRule};
+pub use selection::{RuleSelection, Target as SelectionTarget};

@@ -8,7 +8,7 @@ use super::compile::{CompileError, Operand};
 use super::eval::{FieldSource, FieldValue, extract};
 use super::fields::FieldId;
 use super::lexer::Cursor;
-use super::time::{format_hms, format_rfc3339};
+use super::time::{TimeZone, format_datetime, format_hms, format_hms_s, format_iso8601};
 
 #[derive(Debug, Error)]
 pub enum FormatError {
@@ -48,34 +48,18 @@ pub struct OutputFormat {
 /// known field so `%proc.name.` style text keeps its trailing literal.
 fn parse_field_token(text: &str, start: usize) -> Result<(Operand, String, usize, bool), FormatError> {
     let rest = &text[start..];
-    // Transformer form: reuse the condition parser on `tr(...)`.
-    if let Some(open) = rest.find('(')
-        && super::ast::Transformer::ALL.iter().any(|(n, _)| &rest[..open] == *n)
-    {
-        let mut depth = 0usize;
-        let mut end = None;
-        for (i, b) in rest.bytes().enumerate() {
-            match b {
-                b'(' => depth += 1,
-                b')' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        end = Some(i + 1);
-                        break;
-                    }
-                }
-                _ => {}
+    // Transformer form: the condition parser reads `tr(...)[arg]`.
+    if super::ast::Transformer::ALL.iter().any(|(n, _)| rest.starts_with(n) && rest[n.len()..].starts_with('(')) {
+        let (fe, end) = super::parser::parse_field_or_transformer(rest).map_err(|e| {
+            if e.offset >= rest.len() {
+                FormatError::Unterminated { offset: start }
+            } else {
+                FormatError::ExpectedField { offset: start }
             }
-        }
-        let end = end.ok_or(FormatError::Unterminated { offset: start })?;
-        let expr = super::parser::parse(&format!("{} exists", &rest[..end]))
-            .map_err(|_| FormatError::ExpectedField { offset: start })?;
-        if let super::ast::Expr::Check(c) = expr {
-            let op = super::compile::Compiler::operand(&c.lhs, &None)
-                .map_err(|source| FormatError::Field { offset: start, source })?;
-            return Ok((op, rest[..end].to_string(), start + end, true));
-        }
-        return Err(FormatError::ExpectedField { offset: start });
+        })?;
+        let op = super::compile::Compiler::operand(&fe, &None)
+            .map_err(|source| FormatError::Field { offset: start, source })?;
+        return Ok((op, rest[..end].to_string(), start + end, true));
     }
     let mut cur = Cursor::new(rest);
     let name = cur.field_name().ok_or(FormatError::ExpectedField { offset: start })?;
@@ -151,15 +135,20 @@ impl OutputFormat {
         Ok(OutputFormat { tokens })
     }
 
-    /// Renders the message (without the time/priority prefix).
+    /// Renders the message (without the time/priority prefix), times in UTC.
     pub fn render<E: FieldSource + ?Sized>(&self, ev: &E) -> String {
+        self.render_in(ev, &TimeZone::UTC)
+    }
+
+    /// Renders the message with text times (`evt.time`...) in `tz`.
+    pub fn render_in<E: FieldSource + ?Sized>(&self, ev: &E, tz: &TimeZone) -> String {
         let mut out = String::new();
         for t in &self.tokens {
             match t {
                 Token::Literal(s) => out.push_str(s),
                 Token::Field { operand, width, .. } => {
                     let v = extract(ev, operand);
-                    let text = v.as_ref().map_or_else(|| "<NA>".into(), |v| render_text(operand, v));
+                    let text = v.as_ref().map_or_else(|| "<NA>".into(), |v| render_text(operand, v, tz));
                     match width {
                         Some(w) => {
                             let mut n = 0usize;
@@ -183,23 +172,38 @@ impl OutputFormat {
     pub fn fields_json<E: FieldSource + ?Sized>(&self, ev: &E, map: &mut serde_json::Map<String, serde_json::Value>) {
         for t in &self.tokens {
             if let Token::Field { operand, key, is_transform: false, .. } = t {
-                let v = extract(ev, operand).map_or(serde_json::Value::Null, |v| to_json(&v));
+                let v = extract(ev, operand).map_or(serde_json::Value::Null, |v| match &v {
+                    // List fields are arrays (libsinsp `tojson` on EPF_IS_LIST).
+                    FieldValue::List(items) if operand.kind().list => items.iter().map(to_json).collect(),
+                    _ => to_json(&v),
+                });
                 map.insert(key.clone(), v);
             }
         }
     }
 }
 
-/// Text rendering; `evt.time` prints as wall-clock time like Falco.
-fn render_text(o: &Operand, v: &FieldValue<'_>) -> String {
+/// Text rendering; time fields given as nanoseconds print as Falco's
+/// clock strings (`evt.time` in `tz`, `evt.time.iso8601` in UTC).
+fn render_text(o: &Operand, v: &FieldValue<'_>, tz: &TimeZone) -> String {
     if let (Operand::Field(f), FieldValue::U64(ns)) = (o, v) {
         match f.id {
-            FieldId::EvtTime => return format_hms(*ns),
-            FieldId::EvtTimeIso8601 | FieldId::EvtDatetime => return format_rfc3339(*ns),
+            FieldId::EvtTime => return format_hms(*ns, tz),
+            FieldId::EvtTimeS => return format_hms_s(*ns, tz),
+            FieldId::EvtTimeIso8601 => return format_iso8601(*ns),
+            FieldId::EvtDatetime => return format_datetime(*ns, tz, true),
+            FieldId::EvtDatetimeS => return format_datetime(*ns, tz, false),
             _ => {}
         }
     }
-    v.to_text().into_owned()
+    match v {
+        // List values print as `(a,b)` (libsinsp `tostring` on EPF_IS_LIST);
+        // ancestor fields without a level stay space-separated.
+        FieldValue::List(items) if o.kind().list => {
+            format!("({})", items.iter().map(|i| i.to_text().into_owned()).collect::<Vec<_>>().join(","))
+        }
+        _ => v.to_text().into_owned(),
+    }
 }
 
 #[must_use]

@@ -1,13 +1,15 @@
 //! Turns YAML documents into collector operations, validating item shapes
-//! and keys like Falco's `rule_loader_reader.cpp`.
+//! and keys like Falco's `rule_loader_reader.cpp` (`read_item`).
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
-use super::collector::{Collector, Mode, RulePatch};
+use super::collector::{Collector, RulePatch};
 use super::config::{EngineConfig, parse_version};
-use super::error::{ItemKind, ItemRef, LoadError, Location};
-use super::items::{ExcElem, ExceptionDef, Priority, RuleDef, Spanned};
-use super::yaml_load::{Node, NodeData};
+use super::error::{ItemKind, ItemRef, LoadError, WarningCode};
+use super::items::{Priority, RuleDef};
+use super::yaml_decode::{Ctx, R, read_exceptions, read_overrides, warn_unknown_keys};
+use super::yaml_load::Node;
 
 const RULE_KEYS: &[&str] = &[
     "rule",
@@ -15,16 +17,16 @@ const RULE_KEYS: &[&str] = &[
     "output",
     "desc",
     "priority",
-    "tags",
-    "enabled",
     "source",
-    "exceptions",
-    "skip-if-unknown-filter",
-    "warn_evttypes",
+    "enabled",
     "capture",
     "capture_duration",
-    "append",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
+    "tags",
+    "exceptions",
     "override",
+    "append",
 ];
 const RULE_APPEND_KEYS: &[&str] = &["condition", "output", "desc", "tags", "exceptions"];
 const RULE_REPLACE_KEYS: &[&str] = &[
@@ -32,76 +34,62 @@ const RULE_REPLACE_KEYS: &[&str] = &[
     "output",
     "desc",
     "priority",
+    "capture",
+    "capture_duration",
     "tags",
     "exceptions",
     "enabled",
-    "capture",
-    "capture_duration",
     "warn_evttypes",
     "skip-if-unknown-filter",
 ];
 
-/// Result type of one item decoding step; the error is already complete.
-type R<T> = Result<T, LoadError>;
+pub const WARNING_APPEND: &str =
+    "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
+pub const WARNING_ENABLED: &str = "The standalone 'enabled' key usage is deprecated. The correct approach requires \
+                                   also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').";
+pub const ERROR_OVERRIDE_APPEND: &str = "Keys 'override' and 'append: true' cannot be used together. Add an 'append' \
+                                         entry (e.g. 'condition: append') under 'override' instead.";
 
-struct Ctx<'a> {
-    kind: ItemKind,
-    name: &'a str,
+/// Falco's `RGX_IDENTIFIER` (macro names) and `RGX_BARESTR` (list names).
+const RGX_IDENTIFIER: &str = "([a-zA-Z]+[a-zA-Z0-9_]*)";
+const RGX_BARESTR: &str = "([^()\"'[:space:]=,]+)";
+static IDENTIFIER: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(&format!("^{RGX_IDENTIFIER}$")).ok());
+static BARESTR: LazyLock<Option<regex::Regex>> = LazyLock::new(|| regex::Regex::new(&format!("^{RGX_BARESTR}$")).ok());
+
+fn full_match(re: &LazyLock<Option<regex::Regex>>, s: &str) -> bool {
+    re.as_ref().is_none_or(|r| r.is_match(s))
 }
 
-impl Ctx<'_> {
-    fn err(&self, loc: &Location, message: impl Into<String>) -> LoadError {
-        LoadError::Invalid { loc: loc.clone(), item: ItemRef::new(self.kind, self.name), message: message.into() }
-    }
-
-    fn string(&self, node: &Node, key: &str) -> R<String> {
-        match &node.data {
-            NodeData::Scalar { value, .. } => Ok(value.clone()),
-            _ => Err(self.err(&node.loc, format!("key '{key}' must be a string, got {}", node.type_name()))),
-        }
-    }
-
-    fn spanned(&self, node: &Node, key: &str) -> R<Spanned> {
-        Ok(Spanned { value: self.string(node, key)?, loc: node.loc.clone() })
-    }
-
-    fn boolean(&self, node: &Node, key: &str) -> R<bool> {
-        node.as_bool().ok_or_else(|| self.err(&node.loc, format!("key '{key}' must be a boolean (true/false)")))
-    }
-
-    fn string_seq(&self, node: &Node, key: &str) -> R<Vec<String>> {
-        if node.is_null() {
-            return Ok(Vec::new());
-        }
-        let seq = node
-            .as_seq()
-            .ok_or_else(|| self.err(&node.loc, format!("key '{key}' must be a sequence, got {}", node.type_name())))?;
-        seq.iter().map(|n| self.string(n, key)).collect()
-    }
-
-    fn required<'n>(&self, map: &'n Node, key: &str) -> R<&'n Node> {
-        map.get(key).ok_or_else(|| self.err(&map.loc, format!("Item has no mapping for key '{key}'")))
-    }
-}
-
-/// Reads all documents of one file into the collector. Errors are
-/// recorded in the collector; reading continues with the next item.
-pub fn read_documents(docs: &[Node], col: &mut Collector, cfg: &EngineConfig) {
+/// Reads all documents of one file into the collector. Like Falco, reading
+/// stops at the file's first error (later items often depend on it).
+/// Returns false when there was an error.
+pub fn read_documents(docs: &[Node], col: &mut Collector, cfg: &EngineConfig) -> bool {
     for doc in docs {
         let Some(items) = doc.as_seq() else {
+            let message = if doc.as_map().is_some() {
+                "Rules content is not yaml array of objects"
+            } else {
+                "Rules content is not yaml"
+            };
             col.errors.push(LoadError::Invalid {
                 loc: doc.loc.clone(),
                 item: ItemRef::file(),
-                message: "Rules content is not yaml array of objects".to_string(),
+                message: message.into(),
             });
-            continue;
+            return false;
         };
-        for item in items {
+        for item in items.iter().filter(|i| !i.is_null()) {
+            let before = col.errors.len();
             if let Err(e) = read_item(item, col, cfg) {
                 col.errors.push(e);
             }
+            if col.errors.len() > before {
+                return false;
+            }
         }
     }
+    true
 }
 
 fn read_item(item: &Node, col: &mut Collector, cfg: &EngineConfig) -> R<()> {
@@ -112,25 +100,20 @@ fn read_item(item: &Node, col: &mut Collector, cfg: &EngineConfig) -> R<()> {
             message: "Unexpected element type. Each element should be a yaml associative array.".to_string(),
         });
     }
-    if let Some(v) = item.get("required_engine_version") {
-        return read_engine_version(v, cfg);
+    if item.get("required_engine_version").is_some() {
+        let ctx = Ctx { kind: ItemKind::RequiredEngineVersion, name: "", loc: &item.loc };
+        read_engine_version(item, &ctx, cfg)?;
+        return warn_unknown_keys(item, &["required_engine_version"], &ctx, col);
     }
-    if let Some(v) = item.get("required_plugin_versions") {
-        return read_plugin_versions(v, cfg);
+    if item.get("required_plugin_versions").is_some() {
+        let ctx = Ctx { kind: ItemKind::RequiredPluginVersions, name: "", loc: &item.loc };
+        read_plugin_versions(item, &ctx, cfg)?;
+        return warn_unknown_keys(item, &["required_plugin_versions"], &ctx, col);
     }
     for (key, kind) in [("list", ItemKind::List), ("macro", ItemKind::Macro), ("rule", ItemKind::Rule)] {
-        if let Some(name_node) = item.get(key) {
-            let name = match name_node.as_str() {
-                Some(n) if !n.trim().is_empty() => n.to_string(),
-                _ => {
-                    return Err(LoadError::Invalid {
-                        loc: name_node.loc.clone(),
-                        item: ItemRef::new(kind, ""),
-                        message: format!("Mapping for key '{key}' is empty or not a string"),
-                    });
-                }
-            };
-            let ctx = Ctx { kind, name: &name };
+        if item.get(key).is_some() {
+            let name = Ctx { kind, name: "", loc: &item.loc }.req_str(item, key)?.value;
+            let ctx = Ctx { kind, name: &name, loc: &item.loc };
             return match kind {
                 ItemKind::List => read_list(item, &ctx, col),
                 ItemKind::Macro => read_macro(item, &ctx, col),
@@ -138,18 +121,29 @@ fn read_item(item: &Node, col: &mut Collector, cfg: &EngineConfig) -> R<()> {
             };
         }
     }
-    col.warn(&item.loc, ItemRef::file(), "Unknown top level object");
+    col.warn(&item.loc, ItemRef::file(), WarningCode::UnknownItem, "Unknown top level item");
     Ok(())
 }
 
-fn read_engine_version(v: &Node, cfg: &EngineConfig) -> R<()> {
-    let ctx = Ctx { kind: ItemKind::RequiredEngineVersion, name: "" };
-    let text = ctx.string(v, "required_engine_version")?;
-    let req =
-        parse_version(&text).ok_or_else(|| ctx.err(&v.loc, format!("Invalid required engine version '{text}'")))?;
-    if req > cfg.engine_version {
-        let (a, b, c) = cfg.engine_version;
-        return Err(ctx.err(&v.loc, format!("Rules require engine version {text}, but engine version is {a}.{b}.{c}")));
+fn read_engine_version(item: &Node, ctx: &Ctx, cfg: &EngineConfig) -> R<()> {
+    let text = ctx.req_str(item, "required_engine_version")?;
+    let req = parse_version(&text.value).ok_or_else(|| {
+        ctx.err(
+            &text.loc,
+            format!(
+                "Unable to parse engine version '{}' as a semver string. Expected \"x.y.z\" semver format.",
+                text.value
+            ),
+        )
+    })?;
+    // sinsp_version::compatible_with: same major, not newer.
+    let have = cfg.engine_version;
+    if req.0 != have.0 || req > have {
+        let (a, b, c) = have;
+        return Err(ctx.err(
+            &text.loc,
+            format!("Rules require engine version {}.{}.{}, but engine version is {a}.{b}.{c}", req.0, req.1, req.2),
+        ));
     }
     Ok(())
 }
@@ -166,279 +160,227 @@ fn plugin_satisfied(cfg: &EngineConfig, name: &str, version: &str) -> bool {
     })
 }
 
-fn read_plugin_versions(v: &Node, cfg: &EngineConfig) -> R<()> {
-    let ctx = Ctx { kind: ItemKind::RequiredPluginVersions, name: "" };
+fn read_plugin_versions(item: &Node, ctx: &Ctx, cfg: &EngineConfig) -> R<()> {
+    let Some(v) = item.get("required_plugin_versions") else { return Ok(()) };
     let seq = v.as_seq().ok_or_else(|| ctx.err(&v.loc, "Value of required_plugin_versions must be a sequence"))?;
     for req in seq {
-        let name = ctx.string(ctx.required(req, "name")?, "name")?;
-        let version = ctx.string(ctx.required(req, "version")?, "version")?;
-        let mut ok = plugin_satisfied(cfg, &name, &version);
+        if req.as_map().is_none() {
+            return Err(ctx.err(&req.loc, "Plugin version must be a mapping"));
+        }
+        let rctx = Ctx { kind: ctx.kind, name: "", loc: &req.loc };
+        let name = rctx.req_str(req, "name")?.value;
+        let pctx = Ctx { kind: ctx.kind, name: &name, loc: &req.loc };
+        let version = pctx.req_str(req, "version")?;
+        if parse_version(&version.value).is_none() {
+            return Err(
+                pctx.err(&version.loc, format!("Invalid required version '{}' for plugin '{name}'", version.value))
+            );
+        }
+        let mut ok = plugin_satisfied(cfg, &name, &version.value);
         if let Some(alts) = req.get("alternatives") {
-            for alt in alts.as_seq().unwrap_or_default() {
-                let an = ctx.string(ctx.required(alt, "name")?, "name")?;
-                let av = ctx.string(ctx.required(alt, "version")?, "version")?;
+            let alts = alts
+                .as_seq()
+                .ok_or_else(|| pctx.err(&alts.loc, "Value of plugin version alternatives must be a sequence"))?;
+            for alt in alts {
+                if alt.as_map().is_none() {
+                    return Err(pctx.err(&alt.loc, "Plugin version alternative must be a mapping"));
+                }
+                let actx = Ctx { kind: ctx.kind, name: &name, loc: &alt.loc };
+                let an = actx.req_str(alt, "name")?.value;
+                let av = actx.req_str(alt, "version")?.value;
                 ok |= plugin_satisfied(cfg, &an, &av);
             }
         }
         if !ok {
-            return Err(Ctx { kind: ItemKind::RequiredPluginVersions, name: &name }
-                .err(&req.loc, format!("Plugin '{name}' version {version} is required but not available")));
+            return Err(
+                pctx.err(&req.loc, format!("Plugin '{name}' version {} is required but not available", version.value))
+            );
         }
     }
     Ok(())
 }
 
-fn warn_unknown_keys(item: &Node, allowed: &[&str], ctx: &Ctx, col: &mut Collector) {
-    for (k, _) in item.as_map().unwrap_or_default() {
-        if let Some(key) = k.as_str()
-            && !allowed.contains(&key)
-        {
-            col.warn(&k.loc, ItemRef::new(ctx.kind, ctx.name), format!("Unknown key '{key}'"));
-        }
+/// The legacy `append: true` flag, with Falco's deprecation warning.
+fn legacy_append(item: &Node, ctx: &Ctx, col: &mut Collector) -> R<bool> {
+    let append = ctx.opt_bool(item, "append")?.unwrap_or(false);
+    if append {
+        ctx.warn(col, &item.loc, WarningCode::DeprecatedItem, WARNING_APPEND);
     }
-}
-
-/// Decodes `override:` and checks every other key is covered by it.
-fn read_override(
-    item: &Node,
-    ctx: &Ctx,
-    name_key: &str,
-    append: &[&str],
-    replace: &[&str],
-) -> R<Option<Vec<(String, Mode)>>> {
-    let Some(ov) = item.get("override") else { return Ok(None) };
-    if item.get("append").and_then(Node::as_bool) == Some(true) {
-        return Err(ctx.err(&ov.loc, "Keys 'override' and 'append: true' cannot be used together"));
-    }
-    let map = ov.as_map().ok_or_else(|| ctx.err(&ov.loc, "Key 'override' must be a mapping"))?;
-    let mut out = Vec::new();
-    for (k, v) in map {
-        let key = ctx.string(k, "override")?;
-        let mode = match v.as_str() {
-            Some("append") if append.contains(&key.as_str()) => Mode::Append,
-            Some("replace") if replace.contains(&key.as_str()) => Mode::Replace,
-            Some(m @ ("append" | "replace")) => {
-                return Err(ctx.err(&v.loc, format!("Key '{key}' cannot be overridden with '{m}'")));
-            }
-            _ => {
-                return Err(
-                    ctx.err(&v.loc, format!("Invalid override value for key '{key}': expected 'append' or 'replace'"))
-                );
-            }
-        };
-        if item.get(&key).is_none() {
-            return Err(
-                ctx.err(&k.loc, format!("An 'override' entry for '{key}' is specified but the key is not defined"))
-            );
-        }
-        out.push((key, mode));
-    }
-    for (k, _) in item.as_map().unwrap_or_default() {
-        let Some(key) = k.as_str() else { continue };
-        if key != name_key && key != "override" && !out.iter().any(|(o, _)| o == key) {
-            return Err(
-                ctx.err(&k.loc, format!("Unexpected key '{key}': no corresponding entry under 'override' is defined."))
-            );
-        }
-    }
-    Ok(Some(out))
-}
-
-fn legacy_append(item: &Node, ctx: &Ctx) -> R<bool> {
-    item.get("append").map_or(Ok(false), |n| ctx.boolean(n, "append"))
+    Ok(append)
 }
 
 fn read_list(item: &Node, ctx: &Ctx, col: &mut Collector) -> R<()> {
-    warn_unknown_keys(item, &["list", "items", "append", "override"], ctx, col);
-    if let Some(ov) = read_override(item, ctx, "list", &["items"], &["items"])? {
-        for (_, mode) in ov {
-            let items = ctx.string_seq(ctx.required(item, "items")?, "items")?;
-            col.update_list(ctx.name, mode, items, &item.loc);
-        }
-        return Ok(());
+    if !full_match(&BARESTR, ctx.name) {
+        let msg = format!("List has an invalid name. List names should match a regular expression: {RGX_BARESTR}");
+        ctx.warn(col, &item.loc, WarningCode::InvalidListName, msg);
     }
-    let items = ctx.string_seq(ctx.required(item, "items")?, "items")?;
-    if legacy_append(item, ctx)? {
-        col.update_list(ctx.name, Mode::Append, items, &item.loc);
+    let items = ctx.req_str_seq(item, "items")?;
+    let mut append = legacy_append(item, ctx, col)?;
+    let ov = read_overrides(item, ctx, col, &["items"], &["items"])?;
+    if append && !ov.is_empty() {
+        return Err(ctx.err(&item.loc, ERROR_OVERRIDE_APPEND));
+    }
+    // `override: {items: replace}` is a plain (re)definition in Falco.
+    append |= !ov.append.is_empty();
+    if append {
+        col.append_list(ctx.name, items, &item.loc);
     } else {
         col.define_list(ctx.name, items, &item.loc);
     }
-    Ok(())
+    warn_unknown_keys(item, &["list", "items", "append", "override"], ctx, col)
 }
 
 fn read_macro(item: &Node, ctx: &Ctx, col: &mut Collector) -> R<()> {
-    warn_unknown_keys(item, &["macro", "condition", "append", "override", "source"], ctx, col);
-    if let Some(ov) = read_override(item, ctx, "macro", &["condition"], &["condition"])? {
-        for (_, mode) in ov {
-            let c = ctx.spanned(ctx.required(item, "condition")?, "condition")?;
-            col.update_macro(ctx.name, mode, c, &item.loc);
-        }
-        return Ok(());
+    if !full_match(&IDENTIFIER, ctx.name) {
+        let msg = format!("Macro has an invalid name. Macro names should match a regular expression: {RGX_IDENTIFIER}");
+        ctx.warn(col, &item.loc, WarningCode::InvalidMacroName, msg);
     }
-    let c = ctx.spanned(ctx.required(item, "condition")?, "condition")?;
-    if legacy_append(item, ctx)? {
-        col.update_macro(ctx.name, Mode::Append, c, &item.loc);
+    let condition = ctx.req_str(item, "condition")?;
+    let mut append = legacy_append(item, ctx, col)?;
+    let ov = read_overrides(item, ctx, col, &["condition"], &["condition"])?;
+    if append && !ov.is_empty() {
+        return Err(ctx.err(&item.loc, ERROR_OVERRIDE_APPEND));
+    }
+    append |= !ov.append.is_empty();
+    if append {
+        col.append_macro(ctx.name, &condition, &item.loc);
     } else {
-        col.define_macro(ctx.name, c, &item.loc);
+        col.define_macro(ctx.name, condition, &item.loc);
     }
-    Ok(())
+    warn_unknown_keys(item, &["macro", "condition", "append", "override"], ctx, col)
 }
 
-fn read_exceptions(node: &Node, ctx: &Ctx) -> R<Vec<ExceptionDef>> {
-    if node.is_null() {
-        return Ok(Vec::new());
-    }
-    let seq = node.as_seq().ok_or_else(|| ctx.err(&node.loc, "Rule exceptions must be a sequence"))?;
-    let mut out: Vec<ExceptionDef> = Vec::new();
-    for ex in seq {
-        if ex.as_map().is_none() {
-            return Err(ctx.err(&ex.loc, "Rule exception must be a mapping"));
-        }
-        let name = ctx.string(ctx.required(ex, "name")?, "name")?;
-        let (fields_is_list, fields) = match ex.get("fields") {
-            None => (true, Vec::new()),
-            Some(f) => match &f.data {
-                NodeData::Seq(items) => (true, items.iter().map(|n| ctx.spanned(n, "fields")).collect::<R<Vec<_>>>()?),
-                NodeData::Scalar { .. } => (false, vec![ctx.spanned(f, "fields")?]),
-                _ => {
-                    return Err(
-                        ctx.err(&f.loc, format!("Rule exception '{name}' fields must be a string or a sequence"))
-                    );
-                }
-            },
-        };
-        let comps = match ex.get("comps") {
-            None => None,
-            Some(c) => Some(match &c.data {
-                NodeData::Seq(items) => items.iter().map(|n| ctx.spanned(n, "comps")).collect::<R<Vec<_>>>()?,
-                NodeData::Scalar { .. } => vec![ctx.spanned(c, "comps")?],
-                _ => {
-                    return Err(
-                        ctx.err(&c.loc, format!("Rule exception '{name}' comps must be a string or a sequence"))
-                    );
-                }
-            }),
-        };
-        let mut values = Vec::new();
-        if let Some(v) = ex.get("values").filter(|v| !v.is_null()) {
-            let rows = v
-                .as_seq()
-                .ok_or_else(|| ctx.err(&v.loc, format!("Rule exception '{name}' values must be a sequence")))?;
-            for row in rows {
-                values.push(match &row.data {
-                    NodeData::Seq(elems) => elems
-                        .iter()
-                        .map(|e| match &e.data {
-                            NodeData::Seq(list) => {
-                                Ok(ExcElem::List(list.iter().map(|x| ctx.string(x, "values")).collect::<R<Vec<_>>>()?))
-                            }
-                            _ => Ok(ExcElem::Scalar(ctx.string(e, "values")?)),
-                        })
-                        .collect::<R<Vec<_>>>()?,
-                    _ => vec![ExcElem::Scalar(ctx.string(row, "values")?)],
-                });
-            }
-        }
-        if out.iter().any(|e| e.name == name) {
-            // Falco only warns about duplicate exception names; keep the first.
+fn read_priority(item: &Node, ctx: &Ctx) -> R<Priority> {
+    let s = ctx.req_str(item, "priority")?;
+    Priority::parse(&s.value).ok_or_else(|| ctx.err(&s.loc, format!("Invalid priority '{}'", s.value)))
+}
+
+/// Fills the patch for one `override` operation (`check_update_expected`):
+/// each key listed for it must be defined in the item.
+fn read_patch(
+    item: &Node,
+    ctx: &Ctx,
+    col: &mut Collector,
+    keys: &[String],
+    op: &str,
+    expected: &mut Vec<&'static str>,
+) -> R<RulePatch> {
+    let mut p = RulePatch::default();
+    for key in RULE_REPLACE_KEYS.iter().chain(RULE_APPEND_KEYS).copied() {
+        if !keys.iter().any(|k| k == key) || p_has(&p, key) {
             continue;
         }
-        out.push(ExceptionDef { name, fields_is_list, fields, comps, values, loc: ex.loc.clone() });
+        let Some(pos) = expected.iter().position(|k| *k == key) else {
+            return Err(
+                ctx.err(&item.loc, format!("An {op} override for '{key}' was specified but '{key}' is not defined"))
+            );
+        };
+        expected.remove(pos);
+        match key {
+            "condition" => p.condition = Some(ctx.req_str(item, key)?),
+            "output" => p.output = Some(ctx.req_str(item, key)?),
+            "desc" => p.desc = Some(ctx.req_str(item, key)?.value),
+            "tags" => p.tags = ctx.str_seq(item, key)?,
+            "exceptions" => p.exceptions = Some(read_exceptions(item, ctx, col, op == "append")?.unwrap_or_default()),
+            "priority" => p.priority = Some(read_priority(item, ctx)?),
+            "enabled" => p.enabled = Some(ctx.req_bool(item, key)?),
+            "capture" => p.capture = Some(ctx.req_bool(item, key)?),
+            "warn_evttypes" => p.warn_evttypes = Some(ctx.req_bool(item, key)?),
+            "skip-if-unknown-filter" => p.skip_if_unknown_filter = Some(ctx.req_bool(item, key)?),
+            "capture_duration" => {
+                p.capture_duration = Some(ctx.opt_u64(item, key)?.unwrap_or_default());
+            }
+            _ => {}
+        }
     }
-    Ok(out)
+    Ok(p)
+}
+
+fn p_has(p: &RulePatch, key: &str) -> bool {
+    match key {
+        "condition" => p.condition.is_some(),
+        "output" => p.output.is_some(),
+        "desc" => p.desc.is_some(),
+        "tags" => p.tags.is_some(),
+        "exceptions" => p.exceptions.is_some(),
+        _ => false,
+    }
 }
 
 fn read_rule(item: &Node, ctx: &Ctx, col: &mut Collector, cfg: &EngineConfig) -> R<()> {
-    warn_unknown_keys(item, RULE_KEYS, ctx, col);
-    let source = item.get("source").map(|s| ctx.string(s, "source")).transpose()?;
-    if let Some(ov) = read_override(item, ctx, "rule", RULE_APPEND_KEYS, RULE_REPLACE_KEYS)? {
-        let mut p = RulePatch::default();
-        for (key, mode) in ov {
-            let n = ctx.required(item, &key)?;
-            match key.as_str() {
-                "condition" => p.condition = Some((mode, ctx.spanned(n, &key)?)),
-                "output" => p.output = Some((mode, ctx.spanned(n, &key)?)),
-                "desc" => p.desc = Some((mode, ctx.string(n, &key)?)),
-                "tags" => p.tags = Some((mode, ctx.string_seq(n, &key)?)),
-                "exceptions" => p.exceptions = Some((mode, read_exceptions(n, ctx)?)),
-                "priority" => p.priority = Some(read_priority(n, ctx)?),
-                "enabled" => p.enabled = Some(ctx.boolean(n, &key)?),
-                "capture" => p.capture = Some(ctx.boolean(n, &key)?),
-                "warn_evttypes" => p.warn_evttypes = Some(ctx.boolean(n, &key)?),
-                "skip-if-unknown-filter" => p.skip_if_unknown_filter = Some(ctx.boolean(n, &key)?),
-                "capture_duration" => p.capture_duration = Some(read_u64(n, ctx, &key)?),
-                _ => {}
-            }
-        }
-        col.update_rule(ctx.name, source.as_deref(), p, &item.loc);
-        return Ok(());
+    let source = ctx.opt_empty_str(item, "source")?.unwrap_or_default();
+    let has_append_flag = legacy_append(item, ctx, col)?;
+    let ov = read_overrides(item, ctx, col, RULE_APPEND_KEYS, RULE_REPLACE_KEYS)?;
+    if has_append_flag && !ov.is_empty() {
+        return Err(ctx.err(&item.loc, ERROR_OVERRIDE_APPEND));
     }
-    if legacy_append(item, ctx)? {
-        let mut p = RulePatch::default();
-        if let Some(c) = item.get("condition") {
-            p.condition = Some((Mode::Append, ctx.spanned(c, "condition")?));
+    if !ov.is_empty() {
+        // Keys that can be overridden and are present must each be listed.
+        let mut expected: Vec<&'static str> = RULE_REPLACE_KEYS
+            .iter()
+            .chain(RULE_APPEND_KEYS)
+            .copied()
+            .filter(|k| item.get(k).is_some())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // Falco checks the source only when the condition changes.
+        let src_for = |keys: &[String]| keys.iter().any(|k| k == "condition").then_some(source.as_str());
+        if !ov.append.is_empty() {
+            let p = read_patch(item, ctx, col, &ov.append, "append", &mut expected)?;
+            col.append_rule(ctx.name, src_for(&ov.append), p, &item.loc);
         }
-        if let Some(e) = item.get("exceptions") {
-            p.exceptions = Some((Mode::Append, read_exceptions(e, ctx)?));
+        if !ov.replace.is_empty() {
+            let p = read_patch(item, ctx, col, &ov.replace, "replace", &mut expected)?;
+            col.replace_rule(ctx.name, src_for(&ov.replace), p, &item.loc);
         }
-        if p.condition.is_none() && p.exceptions.is_none() {
-            return Err(ctx.err(&item.loc, "Appended rule must have exceptions or condition property"));
+        if let Some(key) = expected.first() {
+            let loc = item.get_key(key).map_or(&item.loc, |k| &k.loc);
+            return Err(
+                ctx.err(loc, format!("Unexpected key '{key}': no corresponding entry under 'override' is defined."))
+            );
         }
-        col.warn(&item.loc, ItemRef::new(ctx.kind, ctx.name), "'append' key is deprecated, use 'override' instead");
-        col.update_rule(ctx.name, source.as_deref(), p, &item.loc);
-        return Ok(());
-    }
-    let has = |k: &str| item.get(k).is_some();
-    if has("enabled") && !has("condition") && !has("output") && !has("desc") && !has("priority") {
-        let enabled = ctx.boolean(ctx.required(item, "enabled")?, "enabled")?;
-        col.warn(
-            &item.loc,
-            ItemRef::new(ctx.kind, ctx.name),
-            "Using 'enabled' without other keys is deprecated, use 'override: {enabled: replace}'",
-        );
+    } else if has_append_flag {
+        let p = RulePatch {
+            condition: ctx.opt_str(item, "condition")?,
+            exceptions: read_exceptions(item, ctx, col, true)?,
+            ..RulePatch::default()
+        };
+        col.append_rule(ctx.name, Some(&source), p, &item.loc);
+    } else if ["condition", "output", "desc", "priority"].iter().all(|k| item.get(k).is_none()) {
+        let enabled = ctx.req_bool(item, "enabled")?;
+        ctx.warn(col, &item.loc, WarningCode::DeprecatedItem, WARNING_ENABLED);
         col.enable_rule(ctx.name, enabled, &item.loc);
-        return Ok(());
+    } else {
+        define_rule(item, ctx, col, cfg)?;
     }
-    let condition = ctx.spanned(ctx.required(item, "condition")?, "condition")?;
-    let output = ctx.spanned(ctx.required(item, "output")?, "output")?;
-    let desc = ctx.string(ctx.required(item, "desc")?, "desc")?;
-    let priority = read_priority(ctx.required(item, "priority")?, ctx)?;
-    let tags: BTreeSet<String> =
-        item.get("tags").map(|t| ctx.string_seq(t, "tags")).transpose()?.unwrap_or_default().into_iter().collect();
-    let opt_bool = |k: &str, d: bool| item.get(k).map_or(Ok(d), |n| ctx.boolean(n, k));
-    let source = source.unwrap_or_else(|| "syscall".to_string());
+    warn_unknown_keys(item, RULE_KEYS, ctx, col)
+}
+
+fn define_rule(item: &Node, ctx: &Ctx, col: &mut Collector, cfg: &EngineConfig) -> R<()> {
+    let condition = ctx.req_str(item, "condition")?;
+    let mut output = ctx.req_str(item, "output")?;
+    output.value = output.value.trim().to_string();
+    let desc = ctx.req_str(item, "desc")?.value;
+    let priority = read_priority(item, ctx)?;
+    let source = ctx.opt_str(item, "source")?.map_or_else(|| "syscall".to_string(), |s| s.value);
     let rule = RuleDef {
         name: ctx.name.to_string(),
         desc,
         condition,
         output,
         priority,
-        tags,
-        enabled: opt_bool("enabled", true)?,
+        enabled: ctx.opt_bool(item, "enabled")?.unwrap_or(true),
+        capture: ctx.opt_bool(item, "capture")?.unwrap_or(false),
+        capture_duration: ctx.opt_u64(item, "capture_duration")?.unwrap_or(0),
+        warn_evttypes: ctx.opt_bool(item, "warn_evttypes")?.unwrap_or(true),
+        skip_if_unknown_filter: ctx.opt_bool(item, "skip-if-unknown-filter")?.unwrap_or(false),
+        tags: ctx.str_seq(item, "tags")?.unwrap_or_default().into_iter().collect(),
+        exceptions: read_exceptions(item, ctx, col, false)?.unwrap_or_default(),
         unknown_source: !cfg.sources.contains(&source),
         source,
-        exceptions: item.get("exceptions").map(|e| read_exceptions(e, ctx)).transpose()?.unwrap_or_default(),
-        skip_if_unknown_filter: opt_bool("skip-if-unknown-filter", false)?,
-        warn_evttypes: opt_bool("warn_evttypes", true)?,
-        capture: opt_bool("capture", false)?,
-        capture_duration: item
-            .get("capture_duration")
-            .map(|n| read_u64(n, ctx, "capture_duration"))
-            .transpose()?
-            .unwrap_or(0),
         loc: item.loc.clone(),
     };
     col.define_rule(rule);
     Ok(())
-}
-
-fn read_priority(n: &Node, ctx: &Ctx) -> R<Priority> {
-    let s = ctx.string(n, "priority")?;
-    Priority::parse(&s).ok_or_else(|| ctx.err(&n.loc, format!("Invalid priority '{s}'")))
-}
-
-fn read_u64(n: &Node, ctx: &Ctx, key: &str) -> R<u64> {
-    n.as_str()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| ctx.err(&n.loc, format!("key '{key}' must be a non-negative integer")))
 }

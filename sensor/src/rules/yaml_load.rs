@@ -1,19 +1,26 @@
 //! YAML reading with a position on every node.
 //!
-//! Crate choice: `saphyr-parser` is the maintained YAML 1.2 successor of
-//! `yaml-rust` (`serde_yaml` is deprecated and its spans are only available on
-//! errors). We consume its event stream and build our own small tree because
-//! (a) every event carries a `Marker` (line/column), so every node — scalars
-//! included — keeps its position for diagnostics, (b) scalars stay strings as
-//! in Falco's yaml-cpp reader (no YAML 1.2 type guessing that would turn
-//! `0.57.0` or `080` into something else), and (c) building iteratively lets
-//! us bound nesting depth and node count, so hostile input (deep nesting,
-//! alias bombs) yields an error instead of a stack overflow or OOM.
+//! Crate choice: `libyaml-safer`, a line-by-line port of libyaml to safe
+//! Rust (maintained; MIT). Falco reads rules with yaml-cpp, which, like
+//! libyaml, accepts the flow collections of Falco's own files whose closing
+//! `]` sits at the indentation of its key (`falco-sandbox_rules.yaml`);
+//! `saphyr-parser` (and `yaml-rust2`) reject those as "invalid indentation"
+//! and have no lenient mode. `serde_yaml` is deprecated and keeps positions
+//! only on errors. We consume the event stream and build our own small tree
+//! because (a) every event carries a start mark (line/column), so every
+//! node, scalars included, keeps its position for diagnostics, (b) scalars
+//! stay strings as in Falco's yaml-cpp reader (no YAML 1.2 type guessing
+//! that would turn `0.57.0` or `080` into something else), (c) duplicate
+//! mapping keys are kept in order, as yaml-cpp keeps them (lookups return
+//! the first; the reader warns), and (d) building iteratively lets us bound
+//! nesting depth and node count, so hostile input (deep nesting, alias
+//! bombs) yields an error instead of a stack overflow or OOM.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use libyaml_safer::{EventData, Mark, Parser, ScalarStyle};
 
 use super::error::{LoadError, Location};
 
@@ -77,6 +84,12 @@ impl Node {
         self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
     }
 
+    /// The key node of `key` in a mapping node (for positions).
+    #[must_use]
+    pub fn get_key(&self, key: &str) -> Option<&Node> {
+        self.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k)
+    }
+
     /// A human name for the node's type, for "expected X, got Y" messages.
     #[must_use]
     pub fn type_name(&self) -> &'static str {
@@ -100,16 +113,33 @@ impl Node {
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, loc: Location, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, key: Option<Node>, seen: HashSet<String>, loc: Location, anchor: usize },
+    Seq { items: Vec<Node>, loc: Location, anchor: Option<String> },
+    Map { entries: Vec<(Node, Node)>, key: Option<Node>, loc: Location, anchor: Option<String> },
 }
 
-fn loc_of(file: &Arc<str>, span: Span) -> Location {
-    Location { file: file.clone(), line: span.start.line(), column: span.start.col() + 1 }
+fn loc_of(file: &Arc<str>, mark: Mark) -> Location {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX).saturating_add(1);
+    Location { file: file.clone(), line: n(mark.line), column: n(mark.column) }
 }
 
 fn yaml_err(loc: Location, message: impl Into<String>) -> LoadError {
-    LoadError::Yaml { loc, message: message.into(), source: None }
+    LoadError::Yaml { loc, message: message.into() }
+}
+
+/// libyaml's error as one sentence: problem, then what it was parsing and
+/// where that started.
+fn scan_error(file: &Arc<str>, e: &libyaml_safer::Error) -> LoadError {
+    let loc = e.problem_mark().map_or_else(|| Location { file: file.clone(), line: 1, column: 1 }, |m| loc_of(file, m));
+    let mut message = e.problem().to_string();
+    if let Some(ctx) = e.context() {
+        message.push(' ');
+        message.push_str(ctx);
+        if let Some(m) = e.context_mark() {
+            let at = loc_of(file, m);
+            let _ = write!(message, " (started at line {} column {})", at.line, at.column);
+        }
+    }
+    yaml_err(loc, message)
 }
 
 fn node_count(n: &Node) -> usize {
@@ -132,6 +162,13 @@ fn node_count(n: &Node) -> usize {
     count
 }
 
+fn open_collection(stack: &[Frame], loc: &Location) -> Result<(), LoadError> {
+    if stack.len() >= MAX_YAML_DEPTH {
+        return Err(yaml_err(loc.clone(), format!("nesting deeper than {MAX_YAML_DEPTH} levels")));
+    }
+    Ok(())
+}
+
 /// Parses every YAML document of `text`. Empty documents are omitted.
 ///
 /// # Errors
@@ -140,55 +177,50 @@ fn node_count(n: &Node) -> usize {
 pub fn load_documents(file: &Arc<str>, text: &str) -> Result<Vec<Node>, LoadError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<String, Node> = HashMap::new();
     let mut nodes = 0usize;
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
 
-    for ev in Parser::new_from_str(text) {
-        let (event, span) = ev.map_err(|e| {
-            let m = e.marker();
-            LoadError::Yaml {
-                loc: Location { file: file.clone(), line: m.line(), column: m.col() + 1 },
-                message: e.info().to_string(),
-                source: Some(e),
-            }
-        })?;
-        let loc = loc_of(file, span);
-        let complete: Option<(Node, usize)> = match event {
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd => {
-                None
-            }
-            Event::Alias(id) => {
-                let target = anchors.get(&id).ok_or_else(|| yaml_err(loc.clone(), "alias to an unknown anchor"))?;
+    for ev in parser {
+        let ev = ev.map_err(|e| scan_error(file, &e))?;
+        let loc = loc_of(file, ev.start_mark);
+        let complete: Option<(Node, Option<String>)> = match ev.data {
+            EventData::StreamStart { .. }
+            | EventData::StreamEnd
+            | EventData::DocumentStart { .. }
+            | EventData::DocumentEnd { .. } => None,
+            EventData::Alias { anchor } => {
+                let target = anchors
+                    .get(&anchor)
+                    .ok_or_else(|| yaml_err(loc.clone(), format!("alias '*{anchor}' to an unknown anchor")))?;
                 nodes += node_count(target);
-                Some((target.clone(), 0))
+                Some((target.clone(), None))
             }
-            Event::Scalar(value, style, anchor, _tag) => {
+            EventData::Scalar { anchor, value, style, .. } => {
                 nodes += 1;
-                let quoted = !matches!(style, ScalarStyle::Plain);
-                let data = if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                let quoted = !matches!(style, ScalarStyle::Plain | ScalarStyle::Any);
+                let data = if !quoted && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL") {
                     NodeData::Null
                 } else {
-                    NodeData::Scalar { value: value.into_owned(), quoted }
+                    NodeData::Scalar { value, quoted }
                 };
-                Some((Node { data, loc }, anchor))
+                Some((Node { data, loc: loc.clone() }, anchor))
             }
-            Event::SequenceStart(anchor, _) => {
+            EventData::SequenceStart { anchor, .. } => {
                 nodes += 1;
-                if stack.len() >= MAX_YAML_DEPTH {
-                    return Err(yaml_err(loc, format!("nesting deeper than {MAX_YAML_DEPTH} levels")));
-                }
-                stack.push(Frame::Seq { items: Vec::new(), loc, anchor });
+                open_collection(&stack, &loc)?;
+                stack.push(Frame::Seq { items: Vec::new(), loc: loc.clone(), anchor });
                 None
             }
-            Event::MappingStart(anchor, _) => {
+            EventData::MappingStart { anchor, .. } => {
                 nodes += 1;
-                if stack.len() >= MAX_YAML_DEPTH {
-                    return Err(yaml_err(loc, format!("nesting deeper than {MAX_YAML_DEPTH} levels")));
-                }
-                stack.push(Frame::Map { entries: Vec::new(), key: None, seen: HashSet::new(), loc, anchor });
+                open_collection(&stack, &loc)?;
+                stack.push(Frame::Map { entries: Vec::new(), key: None, loc: loc.clone(), anchor });
                 None
             }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+            EventData::SequenceEnd | EventData::MappingEnd => match stack.pop() {
                 Some(Frame::Seq { items, loc, anchor }) => Some((Node { data: NodeData::Seq(items), loc }, anchor)),
                 Some(Frame::Map { entries, loc, anchor, .. }) => {
                     Some((Node { data: NodeData::Map(entries), loc }, anchor))
@@ -197,25 +229,18 @@ pub fn load_documents(file: &Arc<str>, text: &str) -> Result<Vec<Node>, LoadErro
             },
         };
         if nodes > MAX_YAML_NODES {
-            return Err(yaml_err(loc_of(file, span), format!("more than {MAX_YAML_NODES} YAML nodes")));
+            return Err(yaml_err(loc, format!("more than {MAX_YAML_NODES} YAML nodes")));
         }
         let Some((node, anchor)) = complete else { continue };
-        if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+        if let Some(a) = anchor {
+            anchors.insert(a, node.clone());
         }
         match stack.last_mut() {
             None => docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, seen, .. }) => match key.take() {
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => *key = Some(node),
-                Some(k) => {
-                    if let Some(name) = k.as_str()
-                        && !seen.insert(name.to_string())
-                    {
-                        return Err(yaml_err(k.loc.clone(), format!("duplicate mapping key '{name}'")));
-                    }
-                    entries.push((k, node));
-                }
+                Some(k) => entries.push((k, node)),
             },
         }
     }

@@ -34,6 +34,19 @@ fn cannot_run() -> Option<String> {
     None
 }
 
+/// Whether kernel tests can run here; says why not (under CI=true that is
+/// a failure, not a skip).
+pub fn kernel_tests_can_run() -> bool {
+    match cannot_run() {
+        None => true,
+        Some(why) => {
+            assert!(!in_ci(), "kernel tests cannot run in CI: {why}");
+            eprintln!("SKIPPED kernel test: {why}");
+            false
+        }
+    }
+}
+
 /// The shared sensor, or `None` (after printing why) when kernel tests
 /// cannot run here. Under CI=true that is a failure, not a skip.
 pub fn sensor() -> Option<&'static Sensor> {
@@ -54,14 +67,20 @@ pub fn sensor() -> Option<&'static Sensor> {
 impl Sensor {
     /// Starts `sensor <args>` and waits until it reports ready.
     pub fn start(args: &[&str]) -> Sensor {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Likewise, with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Sensor {
         // Spawned from a thread that never exits, with PDEATHSIG: the sensor
         // dies with the test binary even though a static never drops.
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::os::unix::process::CommandExt as _;
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_sensor"));
-            cmd.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.args(&args).envs(env).stdout(Stdio::piped()).stderr(Stdio::piped());
             // SAFETY: prctl is async-signal-safe.
             unsafe {
                 cmd.pre_exec(|| {

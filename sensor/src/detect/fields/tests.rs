@@ -1,12 +1,11 @@
 #![allow(clippy::many_single_char_names)]
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::*;
+use crate::enrich::fdtable::FdTable;
+use crate::event::process_view::{Ancestor, ProcessView};
 use crate::event::{Args, Event};
-use crate::fdtable::FdTable;
-use crate::process::{Ancestor, ProcessView};
-use crate::syscall_table::Category;
+use crate::kernel::syscall_table::Category;
 
 fn view() -> Arc<SharedView> {
     let anc = |pid, name: &str, exe: &str, cmd: &str| Ancestor {
@@ -15,6 +14,7 @@ fn view() -> Arc<SharedView> {
         exe: exe.into(),
         exepath: Some(exe.into()),
         cmdline: cmd.into(),
+        env: Arc::from(vec![format!("ANC={name}"), "HOME=/root".to_owned()]),
     };
     Arc::new(SharedView::new(ProcessView {
         exec_id: "42:1000".into(),
@@ -28,7 +28,16 @@ fn view() -> Arc<SharedView> {
         loginuid: 1000,
         tty: 34816,
         sid: 40,
+        pgid: 41,
+        vpid: Some(7),
+        vpgid: Some(7),
         cap_effective: (1 << 21) | 1,
+        cap_permitted: (1 << 21) | 1 | (1 << 12),
+        cap_inheritable: 0,
+        exe_writable: true,
+        exe_upper_layer: false,
+        exe_from_memfd: false,
+        env: Arc::from(vec!["PATH=/bin".to_owned(), "LD_PRELOAD=/tmp/x.so".to_owned()]),
         start_ns: 1_000,
         container: None,
         ancestors: vec![anc(41, "bash", "/bin/bash", "bash -i"), anc(40, "sshd", "/usr/sbin/sshd", "sshd: u")],
@@ -41,8 +50,9 @@ fn event(kind: &'static str, ret: i64, args: Vec<(&'static str, Arg)>) -> Event 
         a.push(n, v);
     }
     Event {
+        num: 0,
         ts: 5_000_000_000,
-        kind: Cow::Borrowed(kind),
+        kind: crate::event::Kind::from_name(kind).unwrap(),
         category: Category::File,
         pid: 42,
         tid: 43,
@@ -51,9 +61,10 @@ fn event(kind: &'static str, ret: i64, args: Vec<(&'static str, Arg)>) -> Event 
         cgroup_id: 1,
         comm: "curl".into(),
         ret: Some(ret),
-        errno: (ret < 0).then(|| crate::decode::errno_name(ret)),
+        errno: (ret < 0).then(|| crate::event::decode::errno_name(ret)),
         truncated: false,
         read_fault: false,
+        compat: false,
         args: a,
         proc: Some(view()),
     }
@@ -125,7 +136,25 @@ fn process_user_and_event_fields() {
     assert_eq!(g("user.loginuid").as_deref(), Some("1000"));
     assert_eq!(g("user.loginname").as_deref(), Some("alice"));
     assert_eq!(g("thread.cap_effective").as_deref(), Some("CAP_CHOWN CAP_SYS_ADMIN"));
+    assert_eq!(g("thread.cap_permitted").as_deref(), Some("CAP_CHOWN CAP_NET_ADMIN CAP_SYS_ADMIN"));
+    assert_eq!(g("thread.cap_inheritable").as_deref(), Some(""));
     assert_eq!(g("thread.tid").as_deref(), Some("43"));
+    assert_eq!(g("proc.is_exe_writable").as_deref(), Some("true"));
+    // Namespace ids and the session / process group leaders' names.
+    assert_eq!(g("proc.vpid").as_deref(), Some("7"));
+    assert_eq!(g("proc.vpgid").as_deref(), Some("7"));
+    assert_eq!(g("proc.is_vpgid_leader").as_deref(), Some("true"));
+    assert_eq!(g("proc.sname").as_deref(), Some("sshd"));
+    assert_eq!(g("proc.vpgid.name").as_deref(), Some("bash"));
+    assert_eq!(g("proc.is_exe_upper_layer").as_deref(), Some("false"));
+    assert_eq!(g("proc.env").as_deref(), Some("PATH=/bin LD_PRELOAD=/tmp/x.so"));
+    assert_eq!(g("proc.env[LD_PRELOAD]").as_deref(), Some("/tmp/x.so"));
+    assert_eq!(g("proc.env[NOPE]").as_deref(), Some(""));
+    // proc.aenv: own env bare, ancestors by level or first match upwards.
+    assert_eq!(g("proc.aenv").as_deref(), Some("PATH=/bin LD_PRELOAD=/tmp/x.so"));
+    assert_eq!(g("proc.aenv[2]").as_deref(), Some("ANC=sshd HOME=/root"));
+    assert_eq!(g("proc.aenv[ANC]").as_deref(), Some("bash"));
+    assert_eq!(g("proc.aenv[LD_PRELOAD]").as_deref(), Some(""));
     // A host process: Falco's "host"; pod fields missing.
     assert_eq!(g("container.id").as_deref(), Some("host"));
     assert_eq!(g("container.full_id").as_deref(), Some("host"));
@@ -182,6 +211,99 @@ fn ptrace_and_socket_args_render_as_falco_names() {
     assert_eq!(get(&p, None, &u, "evt.arg.pid").as_deref(), Some("7"));
     let s = event("socket", 3, vec![("domain", Arg::UInt(17))]);
     assert_eq!(get(&s, None, &u, "evt.arg.domain").as_deref(), Some("AF_PACKET"));
+    // evt.args shows the number and, as libsinsp, its name in parentheses.
+    let s = event("socket", 3, vec![("domain", Arg::UInt(17)), ("type", Arg::UInt(3)), ("proto", Arg::UInt(768))]);
+    assert_eq!(get(&s, None, &u, "evt.args").as_deref(), Some("domain=17(AF_PACKET) type=3 proto=768"));
+    let s = event("socket", 3, vec![("domain", Arg::UInt(99))]);
+    assert_eq!(get(&s, None, &u, "evt.args").as_deref(), Some("domain=99"));
     let f = event("openat", -13, vec![("name", Arg::Str("/etc/shadow".into())), ("flags", Arg::UInt(0))]);
     assert_eq!(get(&f, None, &u, "evt.res").as_deref(), Some("EACCES"));
+    // chmod modes resolve as libs' chmod_mode table (what `evt.arg.mode
+    // contains "S_ISUID"` matches); open's mode stays a number.
+    let c = event("fchmodat", 0, vec![("filename", Arg::Str("/x".into())), ("mode", Arg::UInt(0o4755))]);
+    assert_eq!(
+        get(&c, None, &u, "evt.arg.mode").as_deref(),
+        Some("S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID")
+    );
+    let c = event("chmod", 0, vec![("mode", Arg::UInt(0))]);
+    assert_eq!(get(&c, None, &u, "evt.arg.mode").as_deref(), Some("0"));
+    let o = event("openat", 3, vec![("mode", Arg::UInt(0o644))]);
+    assert_eq!(get(&o, None, &u, "evt.arg.mode").as_deref(), Some("420"));
+}
+
+#[test]
+fn vpgid_leader_needs_both_namespace_ids() {
+    let u = users();
+    let mut e = event("execve", 0, vec![]);
+    let mut pv = view().view.clone();
+    pv.vpgid = Some(5);
+    e.proc = Some(Arc::new(SharedView::new(pv.clone())));
+    assert_eq!(get(&e, None, &u, "proc.is_vpgid_leader").as_deref(), Some("false"));
+    // A process gone before /proc was read: unknown, so comparisons are false.
+    pv.vpid = None;
+    e.proc = Some(Arc::new(SharedView::new(pv)));
+    assert_eq!(get(&e, None, &u, "proc.is_vpgid_leader"), None);
+    assert_eq!(get(&e, None, &u, "proc.vpid"), None);
+}
+
+#[test]
+fn container_mounts_are_looked_up_by_source_glob_or_index() {
+    use crate::enrich::container::meta::ContainerMeta;
+    use crate::enrich::runtime::Mount;
+    let u = users();
+    let e = event("execve", 0, vec![]);
+    let mount = |src: &str, dst: &str, ro: bool| Mount {
+        source: src.into(),
+        destination: dst.into(),
+        mode: Some(if ro { "ro" } else { "" }.into()),
+        read_only: ro,
+        propagation: Some("rprivate".into()),
+    };
+    let meta = ContainerMeta {
+        container: crate::enrich::runtime::ContainerMeta {
+            mounts: vec![mount("/var/lib/docker/x/hosts", "/etc/hosts", false), mount("/proc", "/host/proc", true)],
+            ..Default::default()
+        },
+        pod: None,
+    };
+    let fields = EventFields { ev: &e, meta: Some(&meta), fd: None, users: &u, hostname: "n", boot_to_unix_ns: 0 };
+    let g = |f: &str, arg: &str| {
+        let r = crate::rules::fields::resolve(f, Some(arg)).unwrap();
+        fields.get(r.id, r.arg.as_ref()).map(|v| match v {
+            FieldValue::Str(s) => s.into_owned(),
+            other => format!("{other:?}"),
+        })
+    };
+    // By source, with globs (the sensitive_mount macro's `[/proc*]`).
+    assert_eq!(g("container.mount.dest", "/proc*").as_deref(), Some("/host/proc"));
+    // A destination is no source: /etc is mounted nowhere from the host.
+    assert_eq!(g("container.mount.dest", "/etc"), None);
+    assert_eq!(g("container.mount.source", "/etc/hosts").as_deref(), Some("/var/lib/docker/x/hosts"));
+    assert_eq!(g("container.mount.dest", "1").as_deref(), Some("/host/proc"));
+    assert_eq!(g("container.mount", "/proc").as_deref(), Some("/proc:/host/proc:ro:false:rprivate"));
+}
+
+#[test]
+fn chmod_mode_renders_as_falco_names_and_rawarg_stays_numeric() {
+    let u = users();
+    let e = event(
+        "fchmodat",
+        0,
+        vec![("dirfd", Arg::Int(-100)), ("filename", Arg::Str("x".into())), ("mode", Arg::UInt(0o4755))],
+    );
+    let mode = get(&e, None, &u, "evt.arg.mode").unwrap();
+    assert!(mode.contains("S_ISUID") && mode.contains("S_IXUSR") && !mode.contains("S_ISGID"), "{mode}");
+    assert_eq!(get(&e, None, &u, "evt.rawarg.mode").as_deref(), Some("2541"));
+    // Only chmod's mode is a PT_MODE: an open's stays a number.
+    let o = event(
+        "openat",
+        3,
+        vec![
+            ("dirfd", Arg::Int(-100)),
+            ("name", Arg::Str("x".into())),
+            ("flags", Arg::UInt(0o101)),
+            ("mode", Arg::UInt(0o4755)),
+        ],
+    );
+    assert_eq!(get(&o, None, &u, "evt.arg.mode").as_deref(), Some("2541"));
 }

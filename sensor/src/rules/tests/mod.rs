@@ -2,7 +2,15 @@
 //! they move with it into the agent crate).
 
 mod conformance;
+mod falco_cases;
+mod lang_compile;
+mod lang_evttypes;
+mod lang_modifiers;
+mod lang_transformers;
+mod libs_parser;
+mod libs_parser_transformers;
 mod loading;
 mod malformed;
 mod output_alert;
+mod parser_check;
 mod upstream;

@@ -24,6 +24,14 @@ fn formats_fields_widths_and_missing() {
     assert_eq!(f.render(&ev()), "[sh    ][ro][<NA]");
     let f = OutputFormat::parse("flags=%evt.arg.flags up=%toupper(proc.name).").unwrap();
     assert_eq!(f.render(&ev()), "flags=EXE_WRITABLE up=SH.");
+    // Multivalue transformers, a selector after the call, a `)` inside a
+    // quoted argument, and list values printed as libsinsp prints them.
+    let f = OutputFormat::parse(
+        r#"c=%concat(proc.name, ")", user.name) t=%getopt(("-t", "v"), "t:")[t] g=%getopt(("-n", "-t", "v"), "nt:") j=%join("|", (proc.name, "x"))"#,
+    )
+    .unwrap();
+    assert_eq!(f.render(&ev()), "c=sh)root t=v g=(n,t,v) j=sh|x");
+    assert!(OutputFormat::parse("%join(\"-\", proc.name)").is_err());
     let f = OutputFormat::parse("100% sure %proc.name").map(|_| ()).unwrap_err();
     assert!(f.to_string().contains("expected a field"), "{f}");
     assert!(OutputFormat::parse("ends with %").is_err());
@@ -103,5 +111,5 @@ fn check_report_json_shape() {
     assert!(v["warnings"].as_array().is_some());
     let human = r.render_human();
     assert!(human.contains("error: c.yaml:9:14: rule 'bad': invalid condition"), "{human}");
-    assert!(human.contains("FAILED: 0 rules loaded, 1 skipped, 1 errors"), "{human}");
+    assert!(human.contains("FAILED: 0 rules loaded (0 enabled), 1 skipped, 1 errors"), "{human}");
 }

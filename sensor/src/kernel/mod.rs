@@ -1,0 +1,11 @@
+//! The kernel side, seen from the agent: the programs are loaded and
+//! attached ([`programs`]) with offsets from the node's BTF
+//! ([`btf_offsets`]) and tracefs ([`tracefs`]), syscalls are named by
+//! [`syscall_table`], and records come off the ring buffer in [`reader`].
+
+pub mod btf_offsets;
+pub mod preflight;
+pub mod programs;
+pub mod reader;
+pub mod syscall_table;
+pub mod tracefs;

@@ -1,0 +1,76 @@
+//! 32-bit (ia32) programs on x86-64: their syscalls arrive with i386
+//! numbers and must be decoded as what they are.
+#![cfg(target_arch = "x86_64")]
+// A failed step should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use common::{arg, is, sensor, unique};
+
+/// Builds the test's 32-bit static program, or says why it cannot (a
+/// failure under CI, where setup installs gcc-multilib).
+fn build_compat32(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compat32.c");
+    let out = dir.join("compat32");
+    let r = Command::new("gcc").args(["-m32", "-static", "-O1", "-o"]).arg(&out).arg(&src).output();
+    match r {
+        Ok(o) if o.status.success() => Some(out),
+        other => {
+            let why =
+                format!("gcc -m32 -static failed (gcc-multilib missing? scripts/setup.sh installs it): {other:?}");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn i386_open_close_connect_and_socketcall_are_decoded() {
+    let Some(s) = sensor() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(prog) = build_compat32(dir.path()) else { return };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let path = dir.path().join(unique("compat"));
+    let p = path.to_str().unwrap().to_owned();
+    let mut child = Command::new(&prog).arg(&path).arg(port.to_string()).spawn().unwrap();
+    let pid = u64::from(child.id());
+    assert!(child.wait().unwrap().success(), "the 32-bit program failed");
+
+    // i386 open (5) would read as x86-64 fstat without the translation.
+    let ev = s.wait_for("the 32-bit open", |e| is(e, "open") && e["pid"] == pid);
+    assert_eq!(ev["compat"], true, "{ev}");
+    assert_eq!(arg(&ev, "name"), p.as_str());
+    let flags = arg(&ev, "flags").as_u64().unwrap();
+    assert_eq!(flags & (libc::O_ACCMODE as u64), libc::O_WRONLY as u64, "{ev}");
+    assert_ne!(flags & libc::O_CREAT as u64, 0);
+    assert_eq!(arg(&ev, "mode"), 0o600);
+    let fd = ev["ret"].clone();
+    let close = s.wait_for("the 32-bit close", |e| is(e, "close") && e["pid"] == pid);
+    assert_eq!(arg(&close, "fd"), &fd);
+
+    // Both connects, direct (362) and through socketcall(SYS_CONNECT).
+    let want = serde_json::json!({"family": "inet", "ip": "127.0.0.1", "port": port});
+    let connects = || s.all(|e| is(e, "connect") && e["pid"] == pid);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while connects().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let c = connects();
+    assert_eq!(c.len(), 2, "{c:?}");
+    for ev in &c {
+        assert_eq!(ev["compat"], true);
+        assert_eq!(arg(ev, "addr"), &want, "{ev}");
+        assert_eq!(ev["ret"], 0);
+    }
+    let sockets = s.all(|e| is(e, "socket") && e["pid"] == pid);
+    assert_eq!(sockets.len(), 2, "{sockets:?}");
+    assert!(sockets.iter().all(|e| arg(e, "domain") == 2));
+    // No 32-bit syscall leaked through as a wrong x86-64 one.
+    assert!(s.all(|e| e["pid"] == pid && is(e, "fstat")).is_empty());
+}
