@@ -393,7 +393,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let mut pipe = Pipeline::new(table, Metrics::new(), filter);
     pipe.enrich = !a.no_enrich;
     serve_metrics(&a.kernel, &pipe.metrics).await?;
-    let sink = JsonLines(BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    let sink = JsonLines::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     on_reader_thread(loaded, pipe, sink).await?.0?;
     Ok(())
 }

@@ -278,19 +278,32 @@ pub trait Sink {
 }
 
 /// Events as JSON lines.
-pub struct JsonLines<W: Write>(pub W);
+/// One JSON object per line. Each event is serialized whole before any
+/// byte of it is written: a failure never leaves half a line.
+pub struct JsonLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W) -> Self {
+        Self { out, line: Vec::with_capacity(1024) }
+    }
+}
 
 impl<W: Write> Sink for JsonLines<W> {
     fn emit(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
-        if let Err(e) = serde_json::to_writer(&mut self.0, ev) {
+        self.line.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.line, ev) {
             m.output_errors.inc();
             warn!("serializing event: {e}");
             return Ok(());
         }
-        self.0.write_all(b"\n").map_err(PipelineError::Output)
+        self.line.push(b'\n');
+        self.out.write_all(&self.line).map_err(PipelineError::Output)
     }
 
     fn flush(&mut self, _: &Metrics) -> Result<(), PipelineError> {
-        self.0.flush().map_err(PipelineError::Output)
+        self.out.flush().map_err(PipelineError::Output)
     }
 }

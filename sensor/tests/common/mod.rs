@@ -17,6 +17,9 @@ pub struct Sensor {
     pub stderr: Arc<Mutex<Vec<String>>>,
     child: Mutex<Child>,
     events: Arc<(Mutex<Vec<Value>>, Condvar)>,
+    /// Why the stdout reader stopped, once it has: a failed wait says so
+    /// instead of a bare timeout.
+    reader_end: Arc<Mutex<Option<String>>>,
 }
 
 fn in_ci() -> bool {
@@ -100,16 +103,32 @@ impl Sensor {
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         let events: Arc<(Mutex<Vec<Value>>, Condvar)> = Arc::default();
-        let ev = events.clone();
+        let reader_end: Arc<Mutex<Option<String>>> = Arc::default();
+        let (ev, end) = (events.clone(), reader_end.clone());
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value =
-                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("sensor printed non-JSON {line:?}: {e}"));
+            let mut out = BufReader::new(stdout);
+            let why = loop {
+                let mut line = Vec::new();
+                match out.read_until(b'\n', &mut line) {
+                    Ok(0) => break "the sensor closed its stdout".to_owned(),
+                    Ok(_) => {}
+                    Err(e) => break format!("reading the sensor's stdout: {e}"),
+                }
+                let v: Value = match serde_json::from_slice(&line) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        break format!(
+                            "the sensor printed a non-JSON line ({e}): {:?}",
+                            String::from_utf8_lossy(&line)
+                        );
+                    }
+                };
                 let (lock, cv) = &*ev;
                 lock.lock().unwrap().push(v);
                 cv.notify_all();
-            }
+            };
+            *end.lock().unwrap() = Some(why);
+            ev.1.notify_all();
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stderr_lines: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -131,12 +150,38 @@ impl Sensor {
             let _ = child.kill();
             panic!("sensor did not become ready (did the eBPF programs load? see its stderr above)");
         }
-        Sensor { pid, stderr: stderr_lines, child: Mutex::new(child), events }
+        Sensor { pid, stderr: stderr_lines, child: Mutex::new(child), events, reader_end }
     }
 
-    /// The first event satisfying `pred`, waiting up to 10 s.
+    /// The first event satisfying `pred`, waiting up to 30 s (a loaded CI
+    /// machine can lag; a passing test never waits that long). A failure
+    /// says what the sensor was doing.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        self.try_wait_for(Duration::from_secs(10), &pred).unwrap_or_else(|| panic!("no event matching: {what}"))
+        self.try_wait_for(Duration::from_secs(30), &pred)
+            .unwrap_or_else(|| panic!("no event matching: {what}\n{}", self.diagnosis()))
+    }
+
+    /// The sensor's state, for a failed wait: alive or not, events read, the
+    /// reader's end, reported losses, the last lines of its stderr.
+    pub fn diagnosis(&self) -> String {
+        let alive = match self.child.lock().unwrap().try_wait() {
+            Ok(None) => "running".to_owned(),
+            Ok(Some(st)) => format!("exited: {st}"),
+            Err(e) => format!("unknown: {e}"),
+        };
+        let (n, losses) = {
+            let evs = self.events.0.lock().unwrap();
+            let losses: Vec<String> =
+                evs.iter().filter(|e| e["type"] == "sensor_loss").map(|e| e["args"].to_string()).collect();
+            (evs.len(), losses)
+        };
+        let end = self.reader_end.lock().unwrap().clone().unwrap_or_else(|| "still reading".into());
+        let err = self.stderr.lock().unwrap();
+        let tail = err[err.len().saturating_sub(20)..].join("\n  ");
+        format!(
+            "sensor {}: {alive}; {n} events read; stdout reader: {end}; loss reports: {losses:?}; stderr tail:\n  {tail}",
+            self.pid
+        )
     }
 
     pub fn try_wait_for(&self, timeout: Duration, pred: &dyn Fn(&Value) -> bool) -> Option<Value> {
@@ -150,7 +195,7 @@ impl Sensor {
             }
             checked = evs.len();
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || self.reader_end.lock().unwrap().is_some() {
                 return None;
             }
             evs = cv.wait_timeout(evs, deadline - now).unwrap().0;
