@@ -24,7 +24,7 @@ use sensor::kernel::programs::{self, Loaded, Options, Selection, SyscallHooks};
 use sensor::kernel::syscall_table::{self, Category};
 use sensor::metrics::Metrics;
 use sensor::output::OutputsConfig;
-use sensor::pipeline::alert_stage::AlertFormat;
+use sensor::pipeline::alert_stage::{AlertFormat, AlertSettings};
 use sensor::pipeline::wire::{self, AlertWiring};
 use sensor::pipeline::{self, Filter, JsonLines, Pipeline, Sink};
 use sensor::process::ProcessTable;
@@ -193,7 +193,7 @@ enum Matching {
     All,
 }
 
-#[derive(ClapArgs)]
+#[derive(ClapArgs, Clone)]
 struct OutputArgs {
     /// Configuration file (YAML): falco.yaml's output keys (`json_output`,
     /// `json_include_*`, `time_format_iso_8601`, `priority`,
@@ -236,7 +236,7 @@ struct RunArgs {
     kernel: KernelArgs,
 }
 
-#[derive(ClapArgs)]
+#[derive(ClapArgs, Clone)]
 struct DeliveryArgs {
     /// Also POST each alert as Falco JSON to URL (falcosidekick accepts it);
     /// repeatable. Other formats, TLS and authentication: the `outputs:`
@@ -509,6 +509,18 @@ fn detector(mut rules: RuleSet, oc: &OutputConfig) -> Detector {
     Detector::with_options(rules, Users::host(), pipeline::boot_to_unix_ns(), oc.alert.clone(), &oc.append)
 }
 
+/// What a reload applies after detection.
+fn alert_settings(oc: &OutputConfig, outputs: Option<(OutputsConfig, bool)>) -> AlertSettings {
+    AlertSettings {
+        format: oc.format,
+        alert: oc.alert.clone(),
+        append: oc.append.clone(),
+        min_priority: oc.min_priority,
+        replaces_stdout: outputs.as_ref().is_some_and(|(_, r)| *r),
+        outputs: outputs.map(|(o, _)| o),
+    }
+}
+
 /// The alert stages after detection, as the configuration and the flags
 /// set them.
 fn wiring<'a>(oc: &OutputConfig, outputs: Option<&'a (OutputsConfig, bool)>) -> AlertWiring<'a> {
@@ -546,8 +558,16 @@ async fn run(a: RunArgs, select: Vec<RuleSelection>) -> anyhow::Result<()> {
     let mut sink = wire::alert_sink(detector, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     sink.reloads = Some(rx);
-    let min = oc.min_priority;
-    reload::spawn(watch, move |s| drop(disable_below(s, min)), tx).context("watching for SIGHUP")?;
+    // A reload reads the configuration file again, with the same flags
+    // over it.
+    let (out_args, delivery) = (a.output.clone(), a.delivery.clone());
+    let config = move || -> Result<AlertSettings, String> {
+        let (oc, cfg) = output_config_and_file(&out_args).map_err(|e| format!("{e:#}"))?;
+        let outputs = outputs_config(&delivery, &cfg).map_err(|e| format!("{e:#}"))?;
+        Ok(alert_settings(&oc, outputs))
+    };
+    let prepare = |s: &mut RuleSet, c: &AlertSettings| drop(disable_below(s, c.min_priority));
+    reload::spawn(watch, config, prepare, tx).context("watching for SIGHUP")?;
     let pipe = Pipeline::new(table, metrics, Filter::default());
     let (streamed, mut sink) = on_reader_thread(loaded, pipe, sink).await?;
     info!("{} alerts", sink.alerts);

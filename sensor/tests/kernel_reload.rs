@@ -111,7 +111,7 @@ fn rules_reload_under_an_open_storm_without_losing_an_event() {
     assert_eq!(failed["priority"], "Error");
     let errors = failed["output_fields"]["sensor.reload.errors"].as_str().unwrap();
     assert!(errors.contains("rules.yaml:"), "{errors}");
-    wait_stderr(&s, "rules reload failed; the running rules stay");
+    wait_stderr(&s, "rules reload failed; the running rules and configuration stay");
     assert!(probe(&s, "Probe A", &a_path), "the old rules still run after a failed reload");
 
     // Fixed: the new rules take over (probe B fires, probe A no more).

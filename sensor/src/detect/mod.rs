@@ -163,6 +163,16 @@ impl Detector {
         }
     }
 
+    /// New alert options and `append_output` (a configuration reload), for
+    /// the rules given to the next [`Self::replace_rules`].
+    pub fn reconfigure(&mut self, mut opts: AlertOptions, append: &AppendOutput) {
+        if opts.hostname.is_empty() {
+            opts.hostname.clone_from(&self.hostname);
+        }
+        self.opts = opts;
+        self.append = append.clone();
+    }
+
     /// Runs `rules` from the next event on (a reload); the fd table,
     /// metadata and counters carry over.
     pub fn replace_rules(&mut self, rules: RuleSet) {

@@ -1,9 +1,10 @@
-//! Rules reloaded while the sensor runs: on SIGHUP, or when a watched file
-//! changes (polled; a `ConfigMap` update swaps a symlink, which changes the
-//! identity of the file behind it). The new set is loaded off the hot path
-//! and handed to the detection stage, which swaps it in between two
-//! events: no event is skipped or seen by neither set. A set that fails to
-//! load leaves the running one in place; the failure, `file:line` first,
+//! Rules and configuration reloaded while the sensor runs: on SIGHUP, or
+//! when a watched file changes (polled; a `ConfigMap` update swaps a
+//! symlink, which changes the identity of the file behind it). The new
+//! configuration and rule set are loaded off the hot path and handed to the
+//! detection stage, which swaps them in between two events: no event is
+//! skipped or seen by neither set. A configuration or a set that fails to
+//! load leaves the running ones in place; the failure, `file:line` first,
 //! goes to the log, a metric and an alert.
 
 use std::os::unix::fs::MetadataExt as _;
@@ -17,12 +18,13 @@ use super::{RuleSources, load_rules};
 use crate::rules::files::rules_files;
 use crate::rules::{CheckReport, EngineConfig, RuleSet};
 
-/// What a reload produced.
-pub enum Reload {
+/// What a reload produced; `C` is the configuration the caller loads
+/// beside the rules.
+pub enum Reload<C> {
     /// Loaded: run these from the next event on.
-    Rules(RuleSet),
-    /// Not loaded (the running rules stay): the errors, as `rules check`
-    /// prints them.
+    Loaded { rules: RuleSet, config: C },
+    /// Not loaded (the running rules and configuration stay): the errors,
+    /// as `rules check` and `config check` print them.
     Failed { report: String },
 }
 
@@ -70,13 +72,34 @@ fn stamps(w: &Watch) -> Vec<Stamp> {
         .collect()
 }
 
-/// Watches until the detection stage is gone (`tx` closed). `prepare`
-/// shapes a loaded set as the first one was (minimum priority).
-pub fn spawn(
+/// Watches until the detection stage is gone (`tx` closed). `config`
+/// loads the configuration (its error: the report, `file:line` first);
+/// `prepare` shapes a loaded set by it as the first one was (minimum
+/// priority).
+pub fn spawn<C: Send + 'static>(
     w: Watch,
-    prepare: impl Fn(&mut RuleSet) + Send + 'static,
-    tx: mpsc::Sender<Reload>,
+    config: impl Fn() -> Result<C, String> + Send + Sync + 'static,
+    prepare: impl Fn(&mut RuleSet, &C) + Send + Sync + 'static,
+    tx: mpsc::Sender<Reload<C>>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let load = std::sync::Arc::new(move |sources: &RuleSources, engine: &EngineConfig| -> Reload<C> {
+        let config = match config() {
+            Ok(c) => c,
+            Err(report) => {
+                error!("configuration reload failed; the running rules and configuration stay:\n{report}");
+                return Reload::Failed { report };
+            }
+        };
+        let (set, report) = load_rules(sources, engine);
+        if let Some(mut rules) = set {
+            prepare(&mut rules, &config);
+            Reload::Loaded { rules, config }
+        } else {
+            let report = CheckReport::from(&report).render_human();
+            error!("rules reload failed; the running rules and configuration stay:\n{report}");
+            Reload::Failed { report }
+        }
+    });
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         let mut last = stamps(&w);
@@ -106,18 +129,10 @@ pub fn spawn(
                 continue;
             }
             last = now;
-            info!("reloading rules ({})", if asked { "SIGHUP" } else { "a watched file changed" });
-            let (sources, engine) = (w.sources.clone(), w.engine.clone());
-            let Ok((set, report)) = tokio::task::spawn_blocking(move || load_rules(&sources, &engine)).await else {
+            info!("reloading rules and configuration ({})", if asked { "SIGHUP" } else { "a watched file changed" });
+            let (sources, engine, load) = (w.sources.clone(), w.engine.clone(), load.clone());
+            let Ok(msg) = tokio::task::spawn_blocking(move || load(&sources, &engine)).await else {
                 return;
-            };
-            let msg = if let Some(mut set) = set {
-                prepare(&mut set);
-                Reload::Rules(set)
-            } else {
-                let report = CheckReport::from(&report).render_human();
-                error!("rules reload failed; the running rules stay:\n{report}");
-                Reload::Failed { report }
             };
             if tx.send(msg).await.is_err() {
                 return;

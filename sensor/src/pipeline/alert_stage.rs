@@ -13,8 +13,11 @@ use crate::enrich::container::meta::HoldQueue;
 use crate::event::Event;
 use crate::kernel::syscall_table::Category;
 use crate::metrics::{Metrics, RULE_EVAL_SAMPLE};
+use crate::output::OutputsConfig;
 use crate::output::stage::AlertStages;
+use crate::pipeline::outputs_swap::OutputsControl;
 use crate::pipeline::{PipelineError, Sink};
+use crate::rules::append_output::AppendOutput;
 use crate::rules::time::{format_hms, format_iso8601, format_rfc3339};
 use crate::rules::{Alert, AlertOptions, Priority};
 
@@ -50,8 +53,25 @@ pub struct AlertSink<W: Write> {
     held: HoldQueue<Event>,
     /// Events evaluated, for sampling their evaluation time.
     evaluated: u64,
-    /// Reloaded rule sets, swapped in between two events.
-    pub reloads: Option<tokio::sync::mpsc::Receiver<Reload>>,
+    /// Reloaded rule sets and settings, swapped in between two events.
+    pub reloads: Option<tokio::sync::mpsc::Receiver<Reload<AlertSettings>>>,
+    /// Restarts the outputs when a reload changes them (`None`: a reload
+    /// keeps them).
+    pub outputs_control: Option<OutputsControl>,
+}
+
+/// What a configuration reload can change after detection: how alerts are
+/// shaped and written, and where they go.
+pub struct AlertSettings {
+    pub format: AlertFormat,
+    pub alert: AlertOptions,
+    pub append: AppendOutput,
+    /// Rules less severe are disabled (applied while loading the rules).
+    pub min_priority: Priority,
+    /// The configured outputs; `None`: the stdout line only.
+    pub outputs: Option<OutputsConfig>,
+    /// The outputs replace the stdout line.
+    pub replaces_stdout: bool,
 }
 
 impl<W: Write> AlertSink<W> {
@@ -66,6 +86,7 @@ impl<W: Write> AlertSink<W> {
             held: HoldQueue::new(HOLD_LIMIT, 10_000),
             evaluated: 0,
             reloads: None,
+            outputs_control: None,
         }
     }
 
@@ -107,25 +128,35 @@ impl<W: Write> AlertSink<W> {
     fn take_reloads(&mut self, m: &Metrics) -> Result<(), PipelineError> {
         while let Some(r) = self.reloads.as_mut().and_then(|rx| rx.try_recv().ok()) {
             match r {
-                Reload::Rules(set) => {
+                Reload::Loaded { rules: set, config } => {
                     let n = set.rules().iter().filter(|r| r.enabled).count();
+                    self.detector.reconfigure(config.alert, &config.append);
                     self.detector.replace_rules(set);
+                    self.format = config.format;
+                    self.write_lines = !(config.outputs.is_some() && config.replaces_stdout);
+                    if let Some(c) = &mut self.outputs_control {
+                        c.reconfigure(&mut self.stages, config.outputs);
+                    }
                     m.rules_loaded.set(i64::try_from(n).unwrap_or(i64::MAX));
                     m.rule_reloads.inc();
                     log::info!("rules reloaded: {n} enabled");
                 }
-                Reload::Failed { report } => {
-                    m.rule_reload_failures.inc();
-                    let a = reload_failed_alert(&report, self.detector.alert_options());
-                    m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-                    self.write(&a, now)?;
-                }
+                Reload::Failed { report } => self.reload_failed(&report, m)?,
             }
         }
         Ok(())
+    }
+
+    /// A reload that did not take: counted, and an alert (`report`: the
+    /// errors, `file:line` first).
+    fn reload_failed(&mut self, report: &str, m: &Metrics) -> Result<(), PipelineError> {
+        m.rule_reload_failures.inc();
+        let a = reload_failed_alert(report, self.detector.alert_options());
+        m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.write(&a, now)
     }
 
     /// Processes held events that are ready (or waited long enough).
@@ -142,8 +173,10 @@ impl<W: Write> AlertSink<W> {
 
     fn write(&mut self, a: &Alert, time_ns: u64) -> Result<(), PipelineError> {
         self.alerts += 1;
-        if let Some(st) = &mut self.stages {
-            st.alert(a, time_ns);
+        match (&mut self.outputs_control, &mut self.stages) {
+            (Some(c), _) if c.swapping() => c.hold(a, time_ns),
+            (_, Some(st)) => st.alert(a, time_ns),
+            _ => {}
         }
         if !self.write_lines {
             return Ok(());
@@ -185,14 +218,14 @@ pub fn loss_alert(ev: &Event, opts: &AlertOptions) -> Alert {
     }
 }
 
-/// The alert for a rule set that failed to reload: `report` lists its
-/// errors, `file:line:column` first.
+/// The alert for a rule set or configuration that failed to reload:
+/// `report` lists its errors, `file:line:column` first.
 pub fn reload_failed_alert(report: &str, opts: &AlertOptions) -> Alert {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let first = report.lines().find(|l| !l.trim().is_empty()).unwrap_or("unknown error").trim();
-    let msg = format!("New rules failed to load; the previous rules keep running: {first}");
+    let msg = format!("Reloaded rules or configuration failed to load; the running ones stay: {first}");
     let mut fields = serde_json::Map::new();
     fields.insert("evt.time".into(), now.into());
     fields.insert("sensor.reload.errors".into(), report.into());
@@ -231,6 +264,14 @@ impl<W: Write> Sink for AlertSink<W> {
 
     fn flush(&mut self, m: &Metrics) -> Result<(), PipelineError> {
         self.take_reloads(m)?;
+        if let Some(report) = self.outputs_control.as_mut().and_then(|c| c.poll(&mut self.stages)) {
+            if self.stages.is_none() && !self.write_lines {
+                // No output runs: stdout keeps the alerts until one does.
+                warn!("no alert output runs; alerts go to stdout until a reload starts one");
+                self.write_lines = true;
+            }
+            self.reload_failed(&report, m)?;
+        }
         self.release(m)?;
         if let Some(st) = &mut self.stages {
             st.tick();

@@ -10,6 +10,7 @@ use log::{debug, warn};
 use sensor_common::loss;
 
 pub mod alert_stage;
+pub mod outputs_swap;
 pub mod wire;
 
 use crate::event::decode::{self, DecodeError};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use log::{info, warn};
 
 use super::alert_stage::{AlertFormat, AlertSink};
+use super::outputs_swap::OutputsControl;
 use crate::detect::Detector;
 use crate::metrics::Metrics;
 use crate::output::stage::AlertStages;
@@ -41,19 +42,23 @@ pub fn alert_sink<W: Write>(
     metrics: &Metrics,
     out: W,
 ) -> Result<AlertSink<W>, WireError> {
-    let stages = match wiring.outputs {
+    let (stages, dm) = match wiring.outputs {
         Some(outs) => {
             let dm = DeliveryMetrics::register(&metrics.registry).map_err(WireError::Metrics)?;
             let started = Outputs::start(outs, &dm, detector.hostname()).map_err(WireError::Outputs)?;
             info!("alert outputs: {}", started.names().join(", "));
-            Some(AlertStages::new(started, StormControl::new(&outs.storm, &dm)))
+            (Some(AlertStages::new(started, StormControl::new(&outs.storm, &dm))), Some(dm))
         }
-        None => None,
+        None => (None, None),
     };
+    let control = tokio::runtime::Handle::try_current().ok().map(|rt| {
+        OutputsControl::new(rt, detector.hostname().to_owned(), metrics.registry.clone(), wiring.outputs.cloned(), dm)
+    });
     let mut sink = AlertSink::new(detector, out);
     sink.format = wiring.format;
     sink.write_lines = !(wiring.outputs.is_some() && wiring.replaces_stdout);
     sink.stages = stages;
+    sink.outputs_control = control;
     Ok(sink)
 }
 
@@ -61,6 +66,16 @@ pub fn alert_sink<W: Write>(
 /// then delivery for up to `deadline`; what is left stays in the spools
 /// (said per output).
 pub async fn close<W: Write>(sink: &mut AlertSink<W>, deadline: Duration) {
+    // A reload's outputs still starting: they take the alerts that waited.
+    if let Some(c) = &mut sink.outputs_control {
+        let until = tokio::time::Instant::now() + super::outputs_swap::SWAP_DELIVERY * 3;
+        while c.swapping() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(report) = c.poll(&mut sink.stages) {
+                warn!("{report}");
+            }
+        }
+    }
     if let Some(st) = sink.stages.take() {
         let report = st.shutdown(deadline).await;
         for (name, n) in report.spooled.iter().filter(|(_, n)| **n > 0) {
