@@ -196,7 +196,10 @@ pub struct SyscallConf {
     pub extra_len: u8,
     /// Which fd is a socket whose local address to record (`sock_fd::*`).
     pub sock_fd: u8,
-    pub reserved: u8,
+    /// Argument index + 1 of a data buffer whose first bytes (at most
+    /// `MAX_DATA`, and no more than the syscall returned) are copied at
+    /// exit (`evt.buffer` of recvfrom, sendto); 0 = none.
+    pub data_arg: u8,
 }
 
 /// Where the socket of a network syscall is (`SyscallConf::sock_fd`).

@@ -10,6 +10,9 @@ pub const MAX_STRS: usize = 3;
 pub const MAX_ARGV: usize = 4096;
 /// Room for any socket address we decode (`sockaddr_un` is 110 bytes).
 pub const MAX_SOCKADDR: usize = 128;
+/// Bytes of an I/O syscall's data copied (`evt.buffer`), Falco's default
+/// snaplen.
+pub const MAX_DATA: usize = 80;
 /// Extra user memory copied for some syscalls (`struct open_how`, `struct clone_args` head).
 pub const EXTRA_WORDS: usize = 3;
 
@@ -178,8 +181,10 @@ pub struct SyscallBody {
     /// The socket's own address (`sockaddr_in`/`sockaddr_in6` layout; family
     /// 0 when unknown): connect's and accept's local end.
     pub local: [u8; LOCAL_SOCKADDR],
+    /// Bytes of data (`SyscallConf::data_arg`) after the strings.
+    pub data_len: u16,
     /// Explicit tail padding to the 8-byte alignment, always zero.
-    pub pad: u32,
+    pub pad: u16,
 }
 
 /// `sizeof(struct sockaddr_in6)`.
@@ -201,7 +206,7 @@ pub const MAX_PATH_COMPONENTS: usize = 48;
 /// Largest record: header, syscall body and three strings, or exec with
 /// its five variable parts. The kernel's scratch buffer has this size.
 pub const MAX_RECORD: usize = {
-    let sys = HEADER_SIZE + SYSCALL_BODY_SIZE + MAX_STRS * MAX_STR;
+    let sys = HEADER_SIZE + SYSCALL_BODY_SIZE + MAX_STRS * MAX_STR + MAX_DATA;
     let exec = HEADER_SIZE + EXEC_BODY_SIZE + MAX_STR + MAX_ARGV + MAX_ENV + 2 * MAX_PATH;
     if sys > exec { sys } else { exec }
 };
@@ -228,6 +233,7 @@ const _: () = {
     assert!(offset_of!(SyscallBody, extra) == 72);
     assert!(offset_of!(SyscallBody, addr) == 96);
     assert!(offset_of!(SyscallBody, local) == 224);
+    assert!(offset_of!(SyscallBody, data_len) == 252);
     // The per-CPU scratch value must stay under the kernel's 32 KiB limit.
     assert!(MAX_RECORD <= 32 * 1024);
 };

@@ -18,9 +18,9 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    Config, EXTRA_WORDS, HEADER_SIZE, IA32_SOCKETCALL, LOCAL_SOCKADDR, MAX_IA32_SYSCALLS, MAX_SOCKADDR, MAX_STR,
-    MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf, TaskOffsets, addr_mode, flags, kind, loss, sock_fd,
-    sysflags,
+    Config, EXTRA_WORDS, HEADER_SIZE, IA32_SOCKETCALL, LOCAL_SOCKADDR, MAX_DATA, MAX_IA32_SYSCALLS, MAX_SOCKADDR,
+    MAX_STR, MAX_STRS, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf, TaskOffsets, addr_mode, flags, kind,
+    loss, sock_fd, sysflags,
 };
 
 use crate::{
@@ -206,6 +206,7 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
         (*body).ret = ret;
         (*body).args = *args;
         (*body).reserved = 0;
+        (*body).data_len = 0;
         (*body).pad = 0;
         (*body).extra = [0; EXTRA_WORDS];
         (*body).addr_len = 0;
@@ -234,6 +235,22 @@ unsafe fn emit(buf: *mut u8, nr: u32, ret: i64, args: &[u64; 6], conf: &SyscallC
             (*body).str_lens[slot] = len;
             off += len as usize;
             slot += 1;
+        }
+
+        // The data the syscall moved: its first MAX_DATA bytes, after the
+        // strings (recvfrom's filled buffer is only there at exit).
+        if conf.data_arg != 0 && ret > 0 && off <= STR_BASE + MAX_STRS * MAX_STR {
+            let ptr = arg(args, conf.data_arg - 1);
+            let n = if ret as u64 > MAX_DATA as u64 { MAX_DATA as u32 } else { ret as u32 };
+            if ptr != 0 && n > 0 && n <= MAX_DATA as u32 {
+                if bpf_probe_read_user(buf.add(off).cast(), n, ptr as *const _) == 0 {
+                    // Past the snaplen is Falco's behaviour too: not a truncation.
+                    (*body).data_len = n as u16;
+                    off += n as usize;
+                } else {
+                    hflags |= flags::READ_FAULT;
+                }
+            }
         }
 
         read_addr(body, args, conf, compat, &mut hflags);

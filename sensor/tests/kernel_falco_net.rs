@@ -143,7 +143,6 @@ fn interpreter_connects_out() {
 }
 
 #[test]
-#[ignore = "evt.buffer: the kernel programs do not capture recvfrom's data (see README)"]
 fn java_downloads_a_class_file() {
     let Some(s) = sensor() else { return };
     let t = tag("javaclass");

@@ -183,6 +183,7 @@ impl EventFields<'_> {
             Arg::Str(t) => s(t),
             Arg::List(l) => owned(l.join(" ")),
             Arg::Addr(a) => owned(addr_text(a)),
+            Arg::Bytes(b) => FieldValue::Bytes(Cow::Borrowed(b)),
         })
     }
 
@@ -323,6 +324,12 @@ fn arg_flag_text(op: Op, name: &str, value: u64, raw: bool) -> Option<FlagArg> {
     }
 }
 
+/// Data as Falco prints it in text: printable ASCII kept, every other byte
+/// a dot.
+fn printable(b: &[u8]) -> String {
+    b.iter().map(|&c| if c.is_ascii_graphic() || c == b' ' { char::from(c) } else { '.' }).collect()
+}
+
 fn addr_text(a: &SockAddr) -> String {
     match a {
         SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
@@ -374,6 +381,7 @@ impl FieldSource for EventFields<'_> {
                             Arg::Str(t) => t.clone(),
                             Arg::List(l) => l.join(" "),
                             Arg::Addr(a) => addr_text(a),
+                            Arg::Bytes(b) => printable(b),
                         };
                         format!("{n}={val}")
                     })
@@ -385,6 +393,11 @@ impl FieldSource for EventFields<'_> {
                 _ => ev.errno.as_deref().map(s),
             },
             FieldId::EvtRawres => ev.ret.map(FieldValue::I64),
+            // The data the I/O syscall moved (recvfrom, sendto), as bytes.
+            FieldId::EvtBuffer => match ev.args.get("data")? {
+                Arg::Bytes(b) => Some(FieldValue::Bytes(Cow::Borrowed(b))),
+                _ => None,
+            },
             FieldId::EvtFailed => ev.ret.map(|r| FieldValue::Bool(r < 0)),
             FieldId::EvtIsOpenRead => self.open_flags().map(|f| FieldValue::Bool(matches!(f & 3, 0 | 2))),
             FieldId::EvtIsOpenWrite => self.open_flags().map(|f| FieldValue::Bool(f & 3 != 0)),

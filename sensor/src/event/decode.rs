@@ -333,6 +333,7 @@ fn decode_syscall(buf: &[u8], ev: &mut Event, syscalls: &[Option<&'static Syscal
             *slot = Some(text(take(&mut rest, b.str_lens[i] as usize, "string")?));
         }
     }
+    let data = if sc.conf.data_arg == 0 { &[][..] } else { take(&mut rest, b.data_len as usize, "data")? };
     let args = &b.args;
     match sc.shape {
         Shape::Open { dirfd, flags_arg, mode_arg, how } => {
@@ -378,6 +379,9 @@ fn decode_syscall(buf: &[u8], ev: &mut Event, syscalls: &[Option<&'static Syscal
             // Family 0: the kernel could not read the socket's own address.
             if b.local[0..2] != [0, 0] {
                 ev.args.push("local", Arg::Addr(sockaddr(&b.local)));
+            }
+            if !data.is_empty() {
+                ev.args.push("data", Arg::Bytes(data.to_vec()));
             }
         }
         Shape::None => {}

@@ -126,6 +126,8 @@ pub enum Arg {
     Str(String),
     List(Vec<String>),
     Addr(SockAddr),
+    /// Data a syscall moved (the first `MAX_DATA` bytes), as byte values.
+    Bytes(Vec<u8>),
 }
 
 /// A decoded socket address.

@@ -70,7 +70,7 @@ const fn conf(flags: u8, strs: [u8; 3]) -> SyscallConf {
         extra_arg: 0,
         extra_len: 0,
         sock_fd: sock_fd::NONE,
-        reserved: 0,
+        data_arg: 0,
     }
 }
 
@@ -99,6 +99,12 @@ const fn clone(mode: u8) -> SyscallConf {
 const fn with_extra(mut c: SyscallConf, arg: u8, len: u8) -> SyscallConf {
     c.extra_arg = arg + 1;
     c.extra_len = len;
+    c
+}
+
+/// Copies the data buffer at `args[arg]` (what the syscall moved).
+const fn with_data(mut c: SyscallConf, arg: u8) -> SyscallConf {
+    c.data_arg = arg + 1;
     c
 }
 
@@ -233,7 +239,7 @@ pub const TABLE: &[Syscall] = &[
         libc::SYS_sendto,
         "sendto",
         Network,
-        net(addr_mode::PTR_LEN, 4, 5),
+        with_data(net(addr_mode::PTR_LEN, 4, 5), 1),
         Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }
     ),
     sc!(
@@ -247,7 +253,7 @@ pub const TABLE: &[Syscall] = &[
         libc::SYS_recvfrom,
         "recvfrom",
         Network,
-        net(addr_mode::PTR_LENPTR, 4, 5),
+        with_data(net(addr_mode::PTR_LENPTR, 4, 5), 1),
         Shape::Net { ints: &[Some("fd"), None, Some("size"), Some("flags")] }
     ),
     sc!(

@@ -25,6 +25,10 @@ fn header(kind: u16, size: usize) -> EventHeader {
 }
 
 fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]) -> Vec<u8> {
+    syscall_record_with_data(nr, ret, args, strs, addr, &[])
+}
+
+fn syscall_record_with_data(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8], data: &[u8]) -> Vec<u8> {
     let mut str_lens = [0u16; MAX_STRS];
     for (i, s) in strs.iter().enumerate() {
         str_lens[i] = s.len() as u16;
@@ -41,9 +45,11 @@ fn syscall_record(nr: u32, ret: i64, args: [u64; 6], strs: &[&[u8]], addr: &[u8]
         extra: [0; 3],
         addr: a,
         local: [0; 28],
+        data_len: data.len() as u16,
         pad: 0,
     };
-    let tail: Vec<u8> = strs.concat();
+    let mut tail: Vec<u8> = strs.concat();
+    tail.extend_from_slice(data);
     let size = HEADER_SIZE + SYSCALL_BODY_SIZE + tail.len();
     let mut out = bytes_of(&header(kind::SYSCALL, size));
     out.extend(bytes_of(&body));
@@ -78,6 +84,24 @@ fn decodes_openat() {
     assert_eq!(e.args.int("flags"), Some(0o1101));
     assert_eq!(e.args.int("fd"), Some(3));
     assert_eq!(e.ts, 1_000);
+}
+
+#[test]
+fn recvfrom_carries_the_data_it_moved() {
+    let class = [0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 0x34, b'x'];
+    let rec = syscall_record_with_data(nr("recvfrom"), 9, [5, 0x1000, 4096, 0, 0, 0], &[], &[], &class);
+    let e = dec(&rec).unwrap().event;
+    assert_eq!(e.args.get("data"), Some(&Arg::Bytes(class.to_vec())));
+    // A record whose data length runs past its end is an error.
+    let mut short = rec.clone();
+    short.truncate(rec.len() - 1);
+    let size = short.len() as u32;
+    short[4..8].copy_from_slice(&size.to_ne_bytes());
+    assert!(dec(&short).is_err());
+    // The JSON form keeps every byte (replay reads it back).
+    let json = serde_json::to_string(&e).unwrap();
+    let back: crate::event::Event = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.args.get("data"), Some(&Arg::Bytes(class.to_vec())));
 }
 
 #[test]
