@@ -87,8 +87,19 @@ fn udp_sendto_recvfrom_and_msg_variants() {
     let ev = s.wait_for("sendto", |e| is(e, "sendto") && e["tid"] == me && addr_is(e, "127.0.0.1", pb));
     assert_eq!(ev["ret"], 5);
     assert_eq!(arg(&ev, "size"), 5);
+    let hello = serde_json::json!(b"hello".to_vec());
+    assert_eq!(arg(&ev, "data"), &hello, "sendto carries what it sent: {ev}");
     let ev = s.wait_for("recvfrom", |e| is(e, "recvfrom") && e["tid"] == me && addr_is(e, "127.0.0.1", pa));
     assert_eq!(ev["ret"], 5);
+    assert_eq!(arg(&ev, "data"), &hello, "recvfrom carries what it received: {ev}");
+    // Past Falco's snaplen (80 bytes) the data is cut, not flagged.
+    let big: Vec<u8> = (0..200u8).collect();
+    a.send_to(&big, ("127.0.0.1", pb)).unwrap();
+    let mut bb = [0u8; 256];
+    assert_eq!(b.recv_from(&mut bb).unwrap().0, 200);
+    let ev = s.wait_for("big recvfrom", |e| is(e, "recvfrom") && e["tid"] == me && e["ret"] == 200);
+    assert_eq!(arg(&ev, "data"), &serde_json::json!(big[..80].to_vec()), "{ev}");
+    assert_ne!(ev["truncated"], true, "{ev}");
 
     // sendmsg / recvmsg with an address in the msghdr.
     let dst = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, pb);
