@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Sensor, unique};
+use common::{Sensor, StopOnDrop, install, unique};
 
 /// A rule file with `storm` (in every version) and one probe rule.
 fn rules(storm: &str, probe: &str, probe_path: &str) -> String {
@@ -19,13 +18,6 @@ fn rules(storm: &str, probe: &str, probe_path: &str) -> String {
          %fd.name\"\n  priority: WARNING\n- rule: {probe}\n  desc: t\n  condition: evt.type=openat and fd.name={probe_path}\n  \
          output: \"probe %fd.name\"\n  priority: WARNING\n"
     )
-}
-
-/// Replaces `path` atomically (as a `ConfigMap` update does, by rename).
-fn install(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// Opens `path` and says whether `rule` alerted on it (a new alert within 3 s).
@@ -41,26 +33,6 @@ fn probe(s: &Sensor, rule: &str, path: &str) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
-}
-
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn wait_stderr(s: &Sensor, what: &str) {
-    let end = std::time::Instant::now() + Duration::from_secs(20);
-    while !s.stderr.lock().unwrap().iter().any(|l| l.contains(what)) {
-        assert!(std::time::Instant::now() < end, "no '{what}' on stderr");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn count_stderr(s: &Sensor, what: &str) -> usize {
-    s.stderr.lock().unwrap().iter().filter(|l| l.contains(what)).count()
 }
 
 #[test]
@@ -111,20 +83,20 @@ fn rules_reload_under_an_open_storm_without_losing_an_event() {
     assert_eq!(failed["priority"], "Error");
     let errors = failed["output_fields"]["sensor.reload.errors"].as_str().unwrap();
     assert!(errors.contains("rules.yaml:"), "{errors}");
-    wait_stderr(&s, "rules reload failed; the running rules and configuration stay");
+    s.wait_stderr("rules reload failed; the running rules and configuration stay");
     assert!(probe(&s, "Probe A", &a_path), "the old rules still run after a failed reload");
 
     // Fixed: the new rules take over (probe B fires, probe A no more).
     install(&file, &rules(&storm, "Probe B", &b_path));
-    wait_stderr(&s, "rules reloaded");
+    s.wait_stderr("rules reloaded");
     assert!(probe(&s, "Probe B", &b_path), "the new rules run");
     assert!(!probe(&s, "Probe A", &a_path), "the old rules are gone");
 
     // SIGHUP reloads too (same file: one more "rules reloaded").
-    let before = count_stderr(&s, "rules reloaded");
+    let before = s.count_stderr("rules reloaded");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid as i32), nix::sys::signal::Signal::SIGHUP).unwrap();
     let end = std::time::Instant::now() + Duration::from_secs(20);
-    while count_stderr(&s, "rules reloaded") == before {
+    while s.count_stderr("rules reloaded") == before {
         assert!(std::time::Instant::now() < end, "SIGHUP did not reload");
         std::thread::sleep(Duration::from_millis(20));
     }

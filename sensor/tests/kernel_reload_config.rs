@@ -10,20 +10,12 @@ mod common;
 mod receiver;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Sensor, unique};
+use common::{Sensor, StopOnDrop, install, unique};
 use receiver::{Receiver, always_ok};
-
-/// Replaces `path` atomically (as a `ConfigMap` update does, by rename).
-fn install(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
 
 fn config(url: &str, tags: bool) -> String {
     format!("json_include_tags_property: {tags}\noutputs:\n  targets:\n    - http:\n        url: {url}\n")
@@ -51,22 +43,6 @@ async fn until(rx: &Receiver, storm: &str, pred: impl Fn(&BTreeMap<u64, serde_js
         }
         assert!(std::time::Instant::now() < end, "receiver: {} storm alerts, not what the test waits for", got.len());
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn wait_stderr(s: &Sensor, what: &str) {
-    let end = std::time::Instant::now() + Duration::from_secs(20);
-    while !s.stderr.lock().unwrap().iter().any(|l| l.contains(what)) {
-        assert!(std::time::Instant::now() < end, "no '{what}' on stderr");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -123,7 +99,7 @@ async fn outputs_and_alert_format_reload_under_an_open_storm_without_losing_an_a
     // The new configuration: another receiver, no tags.
     install(&cfg, &config(&new.url("http", "/new"), false));
     until(&new, &storm, |a| a.len() >= 200).await;
-    tokio::task::block_in_place(|| wait_stderr(&s, "rules reloaded"));
+    tokio::task::block_in_place(|| s.wait_stderr("rules reloaded"));
 
     // A broken configuration stays out, said with file:line, and its
     // alert goes through the running outputs (the new receiver).
@@ -140,7 +116,7 @@ async fn outputs_and_alert_format_reload_under_an_open_storm_without_losing_an_a
         .unwrap();
     let errors = failed["output_fields"]["sensor.reload.errors"].as_str().unwrap();
     assert!(errors.contains("config.yaml:2:"), "{errors}");
-    tokio::task::block_in_place(|| wait_stderr(&s, "configuration reload failed"));
+    tokio::task::block_in_place(|| s.wait_stderr("configuration reload failed"));
     let before = storm_alerts(&new, &storm).len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(storm_alerts(&new, &storm).len() > before, "the running outputs still deliver after a failed reload");

@@ -219,6 +219,39 @@ impl Drop for Sensor {
     }
 }
 
+impl Sensor {
+    /// Waits (up to 20 s) for a stderr line containing `what`.
+    pub fn wait_stderr(&self, what: &str) {
+        let end = Instant::now() + Duration::from_secs(20);
+        while !self.stderr.lock().unwrap().iter().any(|l| l.contains(what)) {
+            assert!(Instant::now() < end, "no '{what}' on stderr\n{}", self.diagnosis());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stderr lines so far containing `what`.
+    pub fn count_stderr(&self, what: &str) -> usize {
+        self.stderr.lock().unwrap().iter().filter(|l| l.contains(what)).count()
+    }
+}
+
+/// Replaces `path` atomically (as a `ConfigMap` update does, by rename).
+pub fn install(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Sets the flag when dropped: a storm thread stops if its test fails
+/// half-way.
+pub struct StopOnDrop(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A name no other test or process uses.
 pub fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
