@@ -15,7 +15,7 @@ pub struct DeliveryMetrics {
     /// Alerts written to an output's spool.
     pub spooled: IntCounterVec,
     /// Alerts lost before delivery, by reason (`queue_full`, `spool_full`,
-    /// `spool_corrupt`).
+    /// `spool_corrupt`, `reload`: see `pipeline::outputs_swap`).
     pub dropped: IntCounterVec,
     pub spool_depth: IntGaugeVec,
     pub spool_bytes: IntGaugeVec,
