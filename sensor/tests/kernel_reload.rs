@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Sensor, StopOnDrop, install, unique};
+use common::{OpenStorm, Sensor, install, unique};
 
 /// A rule file with `storm` (in every version) and one probe rule.
 fn rules(storm: &str, probe: &str, probe_path: &str) -> String {
@@ -59,22 +57,9 @@ fn rules_reload_under_an_open_storm_without_losing_an_event() {
 
     // The storm runs through every reload below (and stops if the test
     // fails half-way).
-    let (stop, opened) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-    let _stop_on_exit = StopOnDrop(stop.clone());
-    let storm_thread = {
-        let (stop, opened, storm) = (stop.clone(), opened.clone(), storm.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                // ~1 000 opens/s: the test's own (debug) JSON reader keeps
-                // up with the alerts.
-                for _ in 0..20 {
-                    let n = opened.fetch_add(1, Ordering::Relaxed);
-                    let _ = std::fs::File::open(format!("{storm}{n}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    // ~1 000 opens/s: the test's own (debug) JSON reader keeps up with
+    // the alerts.
+    let storm_run = OpenStorm::start(&storm, 20);
 
     // A broken file: the running rules stay, said on stderr with
     // file:line, and as an alert.
@@ -101,9 +86,7 @@ fn rules_reload_under_an_open_storm_without_losing_an_event() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    stop.store(true, Ordering::Relaxed);
-    storm_thread.join().unwrap();
-    let total = opened.load(Ordering::Relaxed);
+    let total = storm_run.finish();
     // Every storm open alerted exactly once, across three swaps.
     let last = format!("{storm}{}", total - 1);
     s.wait_for("the last storm alert", |a| a["output_fields"]["fd.name"] == last.as_str());

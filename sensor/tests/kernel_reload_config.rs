@@ -10,11 +10,9 @@ mod common;
 mod receiver;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Sensor, StopOnDrop, install, unique};
+use common::{OpenStorm, Sensor, install, unique};
 use receiver::{Receiver, always_ok};
 
 fn config(url: &str, tags: bool) -> String {
@@ -79,21 +77,8 @@ async fn outputs_and_alert_format_reload_under_an_open_storm_without_losing_an_a
         ])
     });
 
-    let (stop, opened) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-    let _stop_on_exit = StopOnDrop(stop.clone());
-    let storm_thread = {
-        let (stop, opened, storm) = (stop.clone(), opened.clone(), storm.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                // ~500 opens/s, one POST each.
-                for _ in 0..10 {
-                    let n = opened.fetch_add(1, Ordering::Relaxed);
-                    let _ = std::fs::File::open(format!("{storm}{n}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    // ~500 opens/s, one POST each.
+    let storm_run = OpenStorm::start(&storm, 10);
     until(&old, &storm, |a| a.len() >= 200).await;
 
     // The new configuration: another receiver, no tags.
@@ -121,9 +106,7 @@ async fn outputs_and_alert_format_reload_under_an_open_storm_without_losing_an_a
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(storm_alerts(&new, &storm).len() > before, "the running outputs still deliver after a failed reload");
 
-    stop.store(true, Ordering::Relaxed);
-    storm_thread.join().unwrap();
-    let total = opened.load(Ordering::Relaxed);
+    let total = storm_run.finish();
     until(&new, &storm, |a| a.contains_key(&(total - 1))).await;
     tokio::task::block_in_place(|| s.stop());
 

@@ -242,13 +242,46 @@ pub fn install(path: &std::path::Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Sets the flag when dropped: a storm thread stops if its test fails
-/// half-way.
-pub struct StopOnDrop(pub Arc<std::sync::atomic::AtomicBool>);
+/// Opens `{prefix}0`, `{prefix}1`, ... from a thread, `per_tick` every
+/// 20 ms, until [`OpenStorm::finish`] or drop (a test failing half-way
+/// stops it too).
+pub struct OpenStorm {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    opened: Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
 
-impl Drop for StopOnDrop {
+impl OpenStorm {
+    pub fn start(prefix: &str, per_tick: u64) -> OpenStorm {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (stop, opened): (Arc<std::sync::atomic::AtomicBool>, Arc<std::sync::atomic::AtomicU64>) =
+            (Arc::default(), Arc::default());
+        let (st, op, prefix) = (stop.clone(), opened.clone(), prefix.to_owned());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Relaxed) {
+                for _ in 0..per_tick {
+                    let n = op.fetch_add(1, Relaxed);
+                    let _ = std::fs::File::open(format!("{prefix}{n}"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        OpenStorm { stop, opened, thread: Some(thread) }
+    }
+
+    /// Stops the storm; how many opens it made (numbered from 0).
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for OpenStorm {
     fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
