@@ -19,7 +19,9 @@ pub mod loss {
     pub const RINGBUF_FULL: u32 = 0;
     /// A task field or the syscall registers could not be read (bad BTF offset?).
     pub const TASK_READ: u32 = 1;
-    pub const COUNT: u32 = 2;
+    /// A DNS packet's record found the ring buffer full.
+    pub const DNS_RINGBUF_FULL: u32 = 2;
+    pub const COUNT: u32 = 3;
 }
 
 /// Global settings: the agent's identity and layout facts learned at load

@@ -26,6 +26,20 @@ pub mod kind {
     pub const EXIT: u16 = 3;
     /// Any traced syscall, joined entry + exit; the body says which.
     pub const SYSCALL: u16 = 4;
+    /// A DNS message seen on the packet path (cgroup_skb), [`super::DnsBody`].
+    pub const DNS: u16 = 5;
+}
+
+/// Bytes of a DNS message copied from a packet: the EDNS buffer size the
+/// DNS flag day (2020) recommends, so an answer of ordinary size is whole.
+pub const MAX_DNS: usize = 1232;
+
+/// `DnsBody::direction`.
+pub mod dns_dir {
+    /// Leaving a socket of this node (a query, or a local server's answer).
+    pub const EGRESS: u8 = 0;
+    /// Arriving at a socket of this node.
+    pub const INGRESS: u8 = 1;
 }
 
 /// `EventHeader::flags` bits.
@@ -187,6 +201,44 @@ pub struct SyscallBody {
     pub pad: u16,
 }
 
+/// Body of [`kind::DNS`]; followed by [`MAX_DNS`] bytes of which the first
+/// `data_len` are the DNS message (after TCP's two-byte length prefix), the
+/// rest zero. The record has one fixed size: the kernel reserves it in the
+/// ring directly (a packet program can interrupt a tracepoint program on
+/// the same CPU, so it must not share the per-CPU scratch buffer).
+///
+/// The header's pid, tid, uid, gid and comm are the sending task's on
+/// egress and zero on ingress (softirq context: the current task is
+/// unrelated); `cgroup_id` is the socket's cgroup in both directions.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsBody {
+    /// The socket's cookie (`bpf_get_socket_cookie`): joins an answer to the
+    /// process that sent the query.
+    pub cookie: u64,
+    /// Source and destination address; IPv4 in the first four bytes.
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    /// Bytes of the DNS message in the packet, before the copy's bound.
+    pub msg_len: u16,
+    /// Bytes copied (at most [`MAX_DNS`]).
+    pub data_len: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// IP protocol number: 17 (UDP) or 6 (TCP).
+    pub l4proto: u8,
+    /// [`dns_dir`].
+    pub direction: u8,
+    /// Explicit padding to the 8-byte alignment, always zero.
+    pub pad: [u8; 5],
+}
+
+pub const DNS_BODY_SIZE: usize = core::mem::size_of::<DnsBody>();
+/// The one size of a DNS record.
+pub const DNS_RECORD_SIZE: usize = HEADER_SIZE + DNS_BODY_SIZE + MAX_DNS;
+
 /// `sizeof(struct sockaddr_in6)`.
 pub const LOCAL_SOCKADDR: usize = 28;
 
@@ -234,6 +286,12 @@ const _: () = {
     assert!(offset_of!(SyscallBody, addr) == 96);
     assert!(offset_of!(SyscallBody, local) == 224);
     assert!(offset_of!(SyscallBody, data_len) == 252);
+    assert!(size_of::<DnsBody>() == 56);
+    assert!(offset_of!(DnsBody, saddr) == 8);
+    assert!(offset_of!(DnsBody, sport) == 40);
+    assert!(offset_of!(DnsBody, data_len) == 46);
+    assert!(offset_of!(DnsBody, direction) == 50);
+    assert!(DNS_RECORD_SIZE % 8 == 0);
     // The per-CPU scratch value must stay under the kernel's 32 KiB limit.
     assert!(MAX_RECORD <= 32 * 1024);
 };
@@ -247,4 +305,5 @@ mod pod {
     unsafe impl aya::Pod for super::ExecBody {}
     unsafe impl aya::Pod for super::ForkBody {}
     unsafe impl aya::Pod for super::ExitBody {}
+    unsafe impl aya::Pod for super::DnsBody {}
 }

@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+mod dns;
 mod maps;
 mod path;
 mod process;

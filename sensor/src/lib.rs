@@ -21,3 +21,15 @@ pub mod output;
 pub mod pipeline;
 pub mod process;
 pub mod rules;
+
+/// `a: b: c` for an error and its causes, for logs and reports.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

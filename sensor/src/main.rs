@@ -107,6 +107,13 @@ struct KernelArgs {
     /// Serve no metrics or health endpoints.
     #[arg(long, conflicts_with = "listen")]
     no_listen: bool,
+    /// The cgroup v2 root the DNS programs attach to. Default: the first
+    /// cgroup2 mount of /sys/fs/cgroup and /sys/fs/cgroup/unified.
+    #[arg(long, value_name = "DIR")]
+    cgroup_root: Option<std::path::PathBuf>,
+    /// Capture no DNS traffic (no `dns` events, no `fd.sip.name`).
+    #[arg(long)]
+    no_dns: bool,
 }
 
 /// `--listen`'s default.
@@ -301,21 +308,25 @@ fn selection(types: &[String]) -> anyhow::Result<(Selection, Option<HashSet<Stri
     let cats = [Category::Process, Category::File, Category::Network, Category::Privilege];
     let mut sys = HashSet::new();
     let mut wanted = HashSet::new();
+    let mut dns = false;
     for t in types {
         let t = t.trim();
         if let Some(c) = cats.iter().find(|c| c.as_str() == t) {
+            dns |= *c == Category::Network;
             sys.extend(syscall_table::TABLE.iter().filter(|s| s.category == *c).map(|s| s.name));
+        } else if t == "dns" {
+            dns = true;
         } else if syscall_table::all_names().any(|n| n == t) {
             if let Some(s) = syscall_table::by_name(t) {
                 sys.insert(s.name);
             }
         } else {
             let known: Vec<_> = syscall_table::all_names().collect();
-            bail!("unknown event type {t:?}; known: process, file, network, privilege, {}", known.join(", "));
+            bail!("unknown event type {t:?}; known: process, file, network, privilege, dns, {}", known.join(", "));
         }
         wanted.insert(t.to_owned());
     }
-    Ok((Selection { syscalls: Some(sys) }, Some(wanted)))
+    Ok((Selection { syscalls: Some(sys), no_dns: !dns }, Some(wanted)))
 }
 
 async fn stop_signal() {
@@ -333,7 +344,8 @@ async fn stop_signal() {
     }
 }
 
-fn start_kernel(k: &KernelArgs, selection: Selection) -> anyhow::Result<(Loaded, ProcessTable)> {
+fn start_kernel(k: &KernelArgs, mut selection: Selection) -> anyhow::Result<(Loaded, ProcessTable)> {
+    selection.no_dns |= k.no_dns;
     // Each capability's operation tried once: a missing one is named.
     let checks = sensor::kernel::preflight::run()?;
     for (check, why) in checks.not_checked {
@@ -344,9 +356,13 @@ fn start_kernel(k: &KernelArgs, selection: Selection) -> anyhow::Result<(Loaded,
         agent_tgid: std::process::id(),
         selection,
         hooks: k.syscall_hooks,
+        cgroup_root: k.cgroup_root.clone(),
     })
     .context("starting the kernel side")?;
     info!("syscall hooks: {}", loaded.hooks);
+    if let Ok(root) = &loaded.dns {
+        info!("DNS capture: cgroup_skb on {}", root.display());
+    }
     let mut table = ProcessTable::new(k.process_table_size, Duration::from_secs(5));
     let seeded = table.seed_from_proc();
     info!("seeded {seeded} processes from /proc");

@@ -83,7 +83,7 @@ pub struct Decoded {
     pub lifecycle: Option<Lifecycle>,
 }
 
-fn read<T: Pod>(buf: &[u8], off: usize, what: &'static str) -> Result<T, DecodeError> {
+pub(super) fn read<T: Pod>(buf: &[u8], off: usize, what: &'static str) -> Result<T, DecodeError> {
     let need = off + std::mem::size_of::<T>();
     let bytes = buf.get(off..need).ok_or(DecodeError::Short { what, len: buf.len(), need })?;
     // SAFETY: T is Pod (any bit pattern valid) and `bytes` holds size_of::<T>() bytes.
@@ -155,6 +155,10 @@ pub fn decode(
         kind::EXIT => Some(decode_exit(buf, &mut ev)?),
         kind::SYSCALL => {
             decode_syscall(buf, &mut ev, syscalls)?;
+            None
+        }
+        kind::DNS => {
+            super::dns::decode_dns(buf, &mut ev)?;
             None
         }
         other => return Err(DecodeError::UnknownKind { kind: other }),

@@ -12,6 +12,7 @@ use process_view::SharedView;
 
 pub mod cgroup;
 pub mod decode;
+pub mod dns;
 pub mod process_view;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -55,6 +55,8 @@ pub enum LoadError {
 pub struct Selection {
     /// `None`: every syscall in the table.
     pub syscalls: Option<HashSet<&'static str>>,
+    /// Leave the DNS programs on the packet path off.
+    pub no_dns: bool,
 }
 
 /// How syscalls are hooked.
@@ -74,6 +76,8 @@ pub struct Options {
     pub agent_tgid: u32,
     pub selection: Selection,
     pub hooks: SyscallHooks,
+    /// The cgroup v2 root the DNS programs attach to; `None`: found at run time.
+    pub cgroup_root: Option<std::path::PathBuf>,
 }
 
 pub struct Loaded {
@@ -82,6 +86,8 @@ pub struct Loaded {
     pub ring_bytes: u32,
     /// The syscall hooks in use: `btf` or `classic`.
     pub hooks: &'static str,
+    /// Where the DNS programs are attached, or why they are not.
+    pub dns: Result<std::path::PathBuf, String>,
 }
 
 fn map_err(name: &'static str, action: &'static str) -> impl FnOnce(MapError) -> LoadError {
@@ -155,7 +161,18 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
             Err(e) => return Err(e),
         }
     };
-    Ok(Loaded { ebpf, ring_bytes: opts.ring_bytes, hooks })
+    let dns = if opts.selection.no_dns {
+        Err("not selected".to_owned())
+    } else {
+        super::dns_hook::cgroup2_root(opts.cgroup_root.as_deref())
+            .and_then(|root| super::dns_hook::attach(&mut ebpf, &root).map(|()| root))
+            .map_err(|e| {
+                let text = crate::error_chain(&e);
+                log::warn!("DNS capture off: {text}");
+                text
+            })
+    };
+    Ok(Loaded { ebpf, ring_bytes: opts.ring_bytes, hooks, dns })
 }
 
 fn attach_btf_syscalls(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LoadError> {
@@ -245,6 +262,7 @@ pub fn loss_label(i: usize) -> &'static str {
     match i as u32 {
         loss::RINGBUF_FULL => "ringbuf_full",
         loss::TASK_READ => "task_read",
+        loss::DNS_RINGBUF_FULL => "dns_ringbuf_full",
         _ => "unknown",
     }
 }

@@ -200,17 +200,7 @@ fn endpoint(cfg: &HttpConfig) -> Result<Uri, String> {
     Uri::from_parts(parts).map_err(|e| e.to_string())
 }
 
-/// `a: b (c)` for an error and its causes.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+use crate::error_chain as chain;
 
 impl Transport {
     pub fn new(output: &str, cfg: &HttpConfig) -> Result<Self, OutputError> {

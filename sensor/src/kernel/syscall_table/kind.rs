@@ -13,6 +13,8 @@ pub enum Op {
     ProcExit,
     /// The sensor's own loss report.
     SensorLoss,
+    /// A DNS message (packet path).
+    Dns,
     /// `open`, `openat`, `openat2`, `creat`.
     Open,
     MemfdCreate,
@@ -46,6 +48,7 @@ const OPS: &[(&str, Op)] = &[
     ("clone", Op::Clone),
     ("procexit", Op::ProcExit),
     ("sensor_loss", Op::SensorLoss),
+    ("dns", Op::Dns),
     ("open", Op::Open),
     ("openat", Op::Open),
     ("openat2", Op::Open),
@@ -123,6 +126,8 @@ impl Kind {
     pub const CLONE: Kind = Kind::new("clone");
     pub const PROCEXIT: Kind = Kind::new("procexit");
     pub const SENSOR_LOSS: Kind = Kind::new("sensor_loss");
+    /// A DNS message on the packet path.
+    pub const DNS: Kind = Kind::new("dns");
 
     pub const fn new(name: &'static str) -> Kind {
         Kind { name, op: Op::of(name) }
@@ -140,7 +145,7 @@ impl Kind {
     /// Every event type the sensor can produce, by name (`sensor replay`
     /// reads recorded events back through this).
     pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::EXECVE, Kind::CLONE, Kind::PROCEXIT, Kind::SENSOR_LOSS]
+        [Kind::EXECVE, Kind::CLONE, Kind::PROCEXIT, Kind::SENSOR_LOSS, Kind::DNS]
             .into_iter()
             .chain(super::TABLE.iter().map(|s| s.kind))
             .find(|k| k.name == name)
