@@ -165,3 +165,6 @@ pub fn decode_dns(buf: &[u8], ev: &mut Event) -> Result<(), DecodeError> {
 pub fn malformed(ev: &Event) -> bool {
     ev.kind == Kind::DNS && ev.args.get("error").is_some()
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
