@@ -288,6 +288,11 @@ impl EventFields<'_> {
             FieldId::FdCport if inet => port(client),
             FieldId::FdLport if inet => port(fd.local.as_ref()),
             FieldId::FdRport if inet => port(fd.remote.as_ref()),
+            // Names the process resolved: only the remote end has one
+            // (enrich/dns names the address a socket event goes to).
+            FieldId::FdRipName if inet => fd.remote_name.as_deref().map(s),
+            FieldId::FdSipName if inet && !fd.is_server => fd.remote_name.as_deref().map(s),
+            FieldId::FdCipName if inet && fd.is_server => fd.remote_name.as_deref().map(s),
             FieldId::FdProto | FieldId::FdSproto | FieldId::FdCproto | FieldId::FdLproto | FieldId::FdRproto
                 if inet =>
             {
@@ -518,7 +523,22 @@ impl FieldSource for EventFields<'_> {
             | FieldId::FdSproto
             | FieldId::FdCproto
             | FieldId::FdLproto
-            | FieldId::FdRproto => self.fd_field(field),
+            | FieldId::FdRproto
+            | FieldId::FdSipName
+            | FieldId::FdRipName
+            | FieldId::FdCipName
+            | FieldId::FdLipName => self.fd_field(field),
+            FieldId::DnsQuery
+            | FieldId::DnsQueryLen
+            | FieldId::DnsQueryLongestLabel
+            | FieldId::DnsType
+            | FieldId::DnsQr
+            | FieldId::DnsRcode
+            | FieldId::DnsAnswers
+            | FieldId::DnsServer
+            | FieldId::DnsServerPort
+            | FieldId::DnsMalformed
+            | FieldId::DnsServerConfigured => self.dns_field(field),
             FieldId::ContainerId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(c.short_id()))),
             FieldId::ContainerFullId => Some(v.and_then(|v| v.container.as_ref()).map_or(s("host"), |c| s(&c.id))),
             FieldId::ContainerType => v.and_then(|v| v.container.as_ref()).map(|c| s(c.runtime.as_str())),
@@ -531,5 +551,6 @@ impl FieldSource for EventFields<'_> {
     }
 }
 
+mod dns;
 #[cfg(test)]
 mod tests;

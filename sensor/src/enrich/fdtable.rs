@@ -66,6 +66,9 @@ pub struct FdInfo {
     pub l4proto: Option<&'static str>,
     pub local: Option<Endpoint>,
     pub remote: Option<Endpoint>,
+    /// The name the process resolved for the remote address (`addr_name`
+    /// of the event that set it; see enrich/dns).
+    pub remote_name: Option<Arc<str>>,
     /// Accepted connections: we are the server side.
     pub is_server: bool,
     pub connected: bool,
@@ -83,6 +86,7 @@ impl FdInfo {
             l4proto: None,
             local: None,
             remote: None,
+            remote_name: None,
             is_server: false,
             connected: false,
             name_changed: false,
@@ -98,6 +102,7 @@ impl FdInfo {
             l4proto,
             local: None,
             remote: None,
+            remote_name: None,
             is_server: false,
             connected: false,
             name_changed: false,
@@ -344,6 +349,7 @@ impl FdTable {
                             if ep.is_some() && info.remote != ep {
                                 info.name_changed = info.remote.is_some() || ev.kind.op() != Op::Connect;
                                 info.remote = ep;
+                                info.remote_name = a.str("addr_name").map(Into::into);
                             }
                         }
                     }
@@ -378,6 +384,7 @@ impl FdTable {
                 }
                 .or_else(|| listener.as_ref().and_then(|l| l.local.clone()));
                 info.remote = peer.and_then(endpoint);
+                info.remote_name = a.str("addr_name").map(Into::into);
                 info.path = listener.and_then(|l| l.path);
                 info.ipv4_if_mapped();
                 if ret >= 0 {

@@ -1,5 +1,6 @@
 //! Prometheus metrics: every loss the sensor can suffer has a counter.
 
+pub mod dns;
 pub mod server;
 
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -42,6 +43,8 @@ pub struct Metrics {
     pub rule_reload_failures: IntCounter,
     /// Liveness and readiness, served as `/healthz` and `/readyz`.
     pub health: std::sync::Arc<Health>,
+    /// `sensor_dns_*`.
+    pub dns: dns::DnsMetrics,
 }
 
 /// One event in this many has its rule evaluation timed.
@@ -171,6 +174,7 @@ impl Metrics {
         .expect("static");
         registry.register(Box::new(rule_reloads.clone())).expect("unique");
         registry.register(Box::new(rule_reload_failures.clone())).expect("unique");
+        let dns = dns::DnsMetrics::register(&registry);
         Self {
             registry,
             events,
@@ -195,6 +199,7 @@ impl Metrics {
             rule_reloads,
             rule_reload_failures,
             health: std::sync::Arc::new(Health::default()),
+            dns,
         }
     }
 

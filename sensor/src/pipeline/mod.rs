@@ -13,6 +13,7 @@ pub mod alert_stage;
 pub mod outputs_swap;
 pub mod wire;
 
+use crate::enrich::dns::Dns;
 use crate::event::decode::{self, DecodeError};
 use crate::event::{Arg, Args, Event, Kind, Op};
 use crate::kernel::programs::{self, Loaded};
@@ -65,6 +66,8 @@ pub struct Pipeline {
     pub metrics: Metrics,
     pub filter: Filter,
     pub enrich: bool,
+    /// Answers joined to their process; addresses named.
+    pub dns: Dns,
     syscalls: Vec<Option<&'static Syscall>>,
     clock: i128,
     losses_seen: [u64; loss::COUNT as usize],
@@ -88,6 +91,7 @@ impl Pipeline {
             metrics,
             filter,
             enrich: true,
+            dns: Dns::default(),
             syscalls: crate::kernel::syscall_table::index(),
             clock: boot_to_unix_ns(),
             losses_seen: [0; loss::COUNT as usize],
@@ -110,6 +114,8 @@ impl Pipeline {
             }
         };
         let mut ev = d.event;
+        // Before the process view: an answer's task comes from its socket.
+        self.dns.observe(&mut ev);
         self.events_seen += 1;
         ev.num = self.events_seen;
         *self.pending_counts.entry(ev.kind.name()).or_insert(0) += 1;
@@ -165,6 +171,7 @@ impl Pipeline {
                 out.push(loss_event(reason, delta, n));
             }
         }
+        self.metrics.dns.update(&self.dns.stats, self.dns.names_len());
         let st = self.table.stats();
         self.metrics.process_entries.set(st.live as i64);
         let ev = self.metrics.process_evictions.get();
@@ -215,6 +222,7 @@ pub async fn run<S: Sink>(
     let mut ring = Ring::open(&mut loaded.ebpf)?;
     let mut losses = tokio::time::interval(Duration::from_millis(500));
     tokio::pin!(stop);
+    pipe.metrics.dns.capture.set(i64::from(loaded.dns.is_ok()));
     pipe.metrics.health.set_ready();
     // Tests and scripts wait for this line before acting: the programs are
     // attached, the ring is open and /readyz says so.

@@ -23,6 +23,7 @@ const NAMES: &[&str] = &[
     "copy_file_range",
     "creat",
     "delete_module",
+    "dns",
     "dup",
     "dup2",
     "dup3",

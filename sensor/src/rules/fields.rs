@@ -487,6 +487,29 @@ fields! {
     FdIsUpperLayer = "fd.is_upper_layer": Bool;
     /// True when the file is in a read-only (lower) layer of an overlay filesystem.
     FdIsLowerLayer = "fd.is_lower_layer": Bool;
+    // dns.* (evt.type = dns, from the packet path)
+    /// Name asked, lower case without the final dot (the first question).
+    DnsQuery = "dns.query": Str;
+    /// Length of the name asked, in characters.
+    DnsQueryLen = "dns.query.len": U64;
+    /// Length of the longest label of the name asked (tunnelling packs data into long labels).
+    DnsQueryLongestLabel = "dns.query.longest_label": U64;
+    /// Record type asked: A, AAAA, TXT, ...
+    DnsType = "dns.type": Str;
+    /// query or response.
+    DnsQr = "dns.qr": Str;
+    /// Response code of an answer: NOERROR, NXDOMAIN, SERVFAIL, ...
+    DnsRcode = "dns.rcode": Str;
+    /// Addresses an answer gave (A and AAAA records).
+    DnsAnswers = "dns.answers": IpAddr;
+    /// Address of the DNS server: the query's destination, the answer's source.
+    DnsServer = "dns.server": IpAddr;
+    /// Port of the DNS server.
+    DnsServerPort = "dns.server.port": Port;
+    /// True when the message did not decode as DNS.
+    DnsMalformed = "dns.malformed": Bool;
+    /// True when the server is one the process's /etc/resolv.conf names (absent when unknown).
+    DnsServerConfigured = "dns.server.configured": Bool;
     // container.*
     /// Short (12 character) container id, or 'host' for processes outside containers.
     ContainerId = "container.id": Str;

@@ -19,8 +19,10 @@ use lru::LruCache;
 use crate::event::{Arg, Event, Op, SockAddr};
 
 pub mod names;
+pub mod resolvers;
 
 use names::Names;
+use resolvers::Resolvers;
 
 /// Sockets remembered between a query and its answer.
 pub const SOCKET_OWNERS: usize = 16_384;
@@ -59,6 +61,7 @@ pub struct DnsStats {
 pub struct Dns {
     owners: LruCache<u64, Owner>,
     names: Names,
+    resolvers: Resolvers,
     pub stats: DnsStats,
 }
 
@@ -73,8 +76,16 @@ impl Dns {
         Self {
             owners: LruCache::new(NonZeroUsize::new(owners).unwrap_or(NonZeroUsize::MIN)),
             names: Names::new(names),
+            resolvers: Resolvers::new("/proc".into()),
             stats: DnsStats::default(),
         }
+    }
+
+    /// Reads each process's resolv.conf under `root` instead of `/proc`.
+    #[must_use]
+    pub fn with_proc_root(mut self, root: std::path::PathBuf) -> Self {
+        self.resolvers = Resolvers::new(root);
+        self
     }
 
     /// Live address → name entries.
@@ -111,6 +122,12 @@ impl Dns {
             if ev.pid != 0 {
                 let o = Owner { pid: ev.pid, tid: ev.tid, uid: ev.uid, gid: ev.gid, comm: ev.comm.clone() };
                 self.owners.put(cookie, o);
+                if ev.args.str("qr") == Some("query")
+                    && let Some(Arg::Addr(SockAddr::Inet { ip, .. } | SockAddr::Inet6 { ip, .. })) = ev.args.get("server")
+                    && let Some(ok) = self.resolvers.configured(ev.cgroup_id, ev.pid, *ip, ev.ts)
+                {
+                    ev.args.push("resolver", Arg::Str(if ok { "configured" } else { "other" }.into()));
+                }
             }
             return;
         }

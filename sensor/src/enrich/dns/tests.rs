@@ -114,3 +114,41 @@ fn failed_answers_teach_nothing_and_malformed_ones_are_counted() {
     assert_eq!(dns.stats.learned, 0);
     assert_eq!(dns.names_len(), 0);
 }
+
+#[test]
+fn a_query_says_whether_its_server_is_the_configured_one() {
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("4242/root/etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("resolv.conf"), "search svc.cluster.local\nnameserver 127.0.0.53\noptions ndots:5\n").unwrap();
+    let mut dns = Dns::default().with_proc_root(root.path().to_owned());
+    let mut q = pkt(dns_dir::EGRESS, &query_msg(1, "a.test."), 1, 9, S);
+    dns.observe(&mut q);
+    assert_eq!(q.args.str("resolver"), Some("configured"), "SERVER is 127.0.0.53");
+    // The same cgroup asking another server (the file is cached: removing
+    // it changes nothing until the re-read).
+    std::fs::remove_file(etc.join("resolv.conf")).unwrap();
+    let mut other = decode_one(&record(&Packet {
+        direction: dns_dir::EGRESS,
+        cookie: 2,
+        pid: 4242,
+        cgroup: 9,
+        client: CLIENT,
+        server: (Ipv4Addr::new(8, 8, 8, 8), 53),
+        msg: &query_msg(2, "b.test."),
+        ts_ns: 2 * S,
+    }));
+    dns.observe(&mut other);
+    assert_eq!(other.args.str("resolver"), Some("other"));
+    // A cgroup whose process cannot be read: unknown, no argument.
+    let mut gone = pkt(dns_dir::EGRESS, &query_msg(3, "c.test."), 3, 10, S);
+    dns.observe(&mut gone);
+    assert_eq!(gone.args.str("resolver"), None);
+}
+
+#[test]
+fn resolv_conf_nameservers_are_parsed_like_the_resolver_does() {
+    let t = "# comment\nnameserver 10.96.0.10\nnameserver fe80::1%eth0\n nameserver  ::1 \nnameserverx 1.1.1.1\n";
+    let got = resolvers::parse(t);
+    assert_eq!(got, vec!["10.96.0.10".parse::<std::net::IpAddr>().unwrap(), "fe80::1".parse().unwrap(), "::1".parse().unwrap()]);
+}
