@@ -38,21 +38,6 @@ fn fire(dir: &Path, tag: &str) -> String {
     p.to_str().unwrap().to_owned()
 }
 
-fn listen_addr(s: &Sensor) -> String {
-    let t0 = Instant::now();
-    loop {
-        let found =
-            s.stderr.lock().unwrap().iter().find_map(|l| {
-                l.split_once("metrics on http://").map(|(_, a)| a.trim_end_matches("/metrics").to_owned())
-            });
-        if let Some(a) = found {
-            return a;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "no listener line on stderr");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `GET path` on the listener: (status, body).
 fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -117,7 +102,7 @@ async fn webhook_gets_falco_json_stdout_keeps_its_line_and_metrics_count_it() {
     let s = tokio::task::block_in_place(|| {
         Sensor::start(&["run", "--no-default-rules", "--rules", &rules, "--webhook", &url, "--listen", "127.0.0.1:0"])
     });
-    let addr = listen_addr(&s);
+    let addr = s.metrics_addr();
     assert_eq!(get(&addr, "/readyz"), (200, "ready\n".to_owned()));
     assert_eq!(get(&addr, "/healthz"), (200, "ok\n".to_owned()));
     assert_eq!(get(&addr, "/nothing").0, 404);
@@ -189,7 +174,7 @@ async fn alerts_spooled_before_a_sigkill_are_delivered_after_the_restart() {
     let first_args = args("127.0.0.1:0");
     let first =
         tokio::task::block_in_place(|| Sensor::start(&first_args.iter().map(String::as_str).collect::<Vec<_>>()));
-    let addr = listen_addr(&first);
+    let addr = first.metrics_addr();
     let paths: Vec<String> = (0..3).map(|i| fire(dir.path(), &unique(&format!("kill{i}")))).collect();
     // All three are in the on-disk spool (fsynced) before the kill.
     tokio::task::block_in_place(|| wait_metric(&addr, "sensor_alert_spool_depth{output=\"http\"}", |v| v >= 3));

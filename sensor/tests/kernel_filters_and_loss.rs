@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sensor, arg, is, me, unique};
+use common::{Sensor, arg, is, me, scrape, unique};
 
 fn can_run() -> bool {
     // Reuse the shared gate: prints the skip reason or fails under CI.
@@ -72,26 +72,6 @@ fn ring_overflow_is_counted_and_reported() {
     assert_eq!(ev["category"], "sensor");
 }
 
-/// A scrape of `/metrics` over real HTTP.
-fn scrape(addr: &str) -> String {
-    use std::io::{Read as _, Write as _};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
-}
-
-fn metrics_addr(s: &Sensor) -> String {
-    s.stderr
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|l| l.split_once("metrics on http://").map(|(_, a)| a.trim_end_matches("/metrics").to_owned()))
-        .expect("metrics address line")
-}
-
 /// `sensor_ring_fill_ratio` in a scrape.
 fn ring_fill(addr: &str) -> f64 {
     scrape(addr)
@@ -109,7 +89,7 @@ fn ring_fill_is_measured() {
         return;
     }
     let quiet = Sensor::start(&["events", "--type", "openat", "--listen", "127.0.0.1:0"]);
-    let addr = metrics_addr(&quiet);
+    let addr = quiet.metrics_addr();
     let p = format!("/nonexistent/{}", unique("fill"));
     for _ in 0..20 {
         let _ = std::fs::File::open(&p);
@@ -121,7 +101,7 @@ fn ring_fill_is_measured() {
     drop(quiet);
 
     let s = Sensor::start(&["events", "--ring-buffer", "4K", "--type", "openat", "--listen", "127.0.0.1:0"]);
-    let addr = metrics_addr(&s);
+    let addr = s.metrics_addr();
     let t0 = std::time::Instant::now();
     let mut most = 0.0f64;
     while t0.elapsed() < Duration::from_secs(10) && most < 0.5 {
@@ -140,7 +120,7 @@ fn prometheus_metrics_are_served() {
         return;
     }
     let s = Sensor::start(&["run", "--metrics-addr", "127.0.0.1:0"]);
-    let addr = metrics_addr(&s);
+    let addr = s.metrics_addr();
     let tag = unique("metrics");
     let _ = std::fs::File::open(format!("/nonexistent/{tag}"));
     // Per-type counts reach the registry on the 500 ms loss tick.

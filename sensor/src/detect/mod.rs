@@ -31,6 +31,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("rules/30_persistence_evasion.yaml (built in)", include_str!("../../../rules/30_persistence_evasion.yaml")),
     ("rules/40_privilege_escape.yaml (built in)", include_str!("../../../rules/40_privilege_escape.yaml")),
     ("rules/50_network_impact.yaml (built in)", include_str!("../../../rules/50_network_impact.yaml")),
+    ("rules/60_dns.yaml (built in)", include_str!("../../../rules/60_dns.yaml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

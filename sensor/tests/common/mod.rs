@@ -233,6 +233,37 @@ impl Sensor {
     pub fn count_stderr(&self, what: &str) -> usize {
         self.stderr.lock().unwrap().iter().filter(|l| l.contains(what)).count()
     }
+
+    /// `host:port` of the sensor's `/metrics` listener, from its stderr.
+    pub fn metrics_addr(&self) -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.stderr.lock().unwrap().iter().find_map(|l| {
+                l.split_once("metrics on http://").map(|(_, a)| a.trim_end_matches("/metrics").to_owned())
+            });
+            if let Some(a) = found {
+                return a;
+            }
+            assert!(Instant::now() < end, "no listener line on stderr\n{}", self.diagnosis());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A scrape of `/metrics` at `addr` over real HTTP.
+pub fn scrape(addr: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// The value of the sample `series` (name and labels, as printed) in a scrape.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
 /// Replaces `path` atomically (as a `ConfigMap` update does, by rename).
