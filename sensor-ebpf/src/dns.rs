@@ -12,9 +12,7 @@ use aya_ebpf::{
     macros::cgroup_skb,
     programs::SkBuffContext,
 };
-use sensor_common::{
-    DNS_RECORD_SIZE, DnsBody, EventHeader, HEADER_SIZE, MAX_DNS, dns_dir, flags, kind, loss,
-};
+use sensor_common::{DNS_RECORD_SIZE, DnsBody, EventHeader, HEADER_SIZE, MAX_DNS, dns_dir, flags, kind, loss};
 
 use crate::maps::{EVENTS, count_loss};
 

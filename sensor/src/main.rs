@@ -407,6 +407,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let (loaded, table) = start_kernel(&a.kernel, selection)?;
     let filter = Filter { types, pids: (!a.pid.is_empty()).then(|| a.pid.iter().copied().collect()) };
     let mut pipe = Pipeline::new(table, Metrics::new(), filter);
+    pipe.dns.set_cgroup_root(loaded.dns.clone().ok());
     pipe.enrich = !a.no_enrich;
     serve_metrics(&a.kernel, &pipe.metrics).await?;
     let sink = JsonLines::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
@@ -584,7 +585,8 @@ async fn run(a: RunArgs, select: Vec<RuleSelection>) -> anyhow::Result<()> {
     };
     let prepare = |s: &mut RuleSet, c: &AlertSettings| drop(disable_below(s, c.min_priority));
     reload::spawn(watch, config, prepare, tx).context("watching for SIGHUP")?;
-    let pipe = Pipeline::new(table, metrics, Filter::default());
+    let mut pipe = Pipeline::new(table, metrics, Filter::default());
+    pipe.dns.set_cgroup_root(loaded.dns.clone().ok());
     let (streamed, mut sink) = on_reader_thread(loaded, pipe, sink).await?;
     info!("{} alerts", sink.alerts);
     // Even after a pipeline error: what was raised is delivered or spooled.

@@ -99,7 +99,8 @@ fn parse(msg: &[u8]) -> Result<Parsed, String> {
 fn parse_head(msg: &[u8]) -> Option<Parsed> {
     let mut d = BinDecoder::new(msg);
     let h = hickory_proto::op::Header::read(&mut d).ok()?;
-    let q = if h.counts.queries > 0 { Query::read(&mut d).ok() } else { None };
+    // A question that does not decode even in the part copied: malformed.
+    let q = if h.counts.queries > 0 { Some(Query::read(&mut d).ok()?) } else { None };
     Some(Parsed {
         id: h.metadata.id,
         response: h.metadata.message_type == MessageType::Response,

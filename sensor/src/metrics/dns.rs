@@ -19,11 +19,13 @@ pub struct DnsMetrics {
 
 impl DnsMetrics {
     pub(super) fn register(registry: &Registry) -> Self {
-        let capture =
-            IntGauge::new("dns_capture", "1 while the DNS programs are attached to the cgroup v2 root").expect("static");
-        let messages =
-            IntCounterVec::new(Opts::new("dns_messages_total", "DNS messages seen, by kind (query, response)"), &["qr"])
-                .expect("static");
+        let capture = IntGauge::new("dns_capture", "1 while the DNS programs are attached to the cgroup v2 root")
+            .expect("static");
+        let messages = IntCounterVec::new(
+            Opts::new("dns_messages_total", "DNS messages seen, by kind (query, response)"),
+            &["qr"],
+        )
+        .expect("static");
         let malformed =
             IntCounter::new("dns_malformed_total", "DNS messages that did not decode (each still a dns event)")
                 .expect("static");
@@ -32,11 +34,14 @@ impl DnsMetrics {
             "DNS answers on a socket whose query the agent did not see: no process attributed",
         )
         .expect("static");
-        let named = IntCounter::new("dns_named_events_total", "Socket events given the name of their address")
-            .expect("static");
+        let named =
+            IntCounter::new("dns_named_events_total", "Socket events given the name of their address").expect("static");
         let names = IntGauge::new("dns_names", "Address-to-name entries held").expect("static");
         let forgotten = IntCounterVec::new(
-            Opts::new("dns_names_forgotten_total", "Names dropped, by reason (evicted: the map was full; expired: TTL)"),
+            Opts::new(
+                "dns_names_forgotten_total",
+                "Names dropped, by reason (evicted: the map was full; expired: TTL)",
+            ),
             &["reason"],
         )
         .expect("static");

@@ -115,7 +115,10 @@ impl Pipeline {
         };
         let mut ev = d.event;
         // Before the process view: an answer's task comes from its socket.
-        self.dns.observe(&mut ev);
+        let table = &mut self.table;
+        self.dns.observe(&mut ev, |pid| {
+            table.view(pid).map(|v| v.view.ancestors.iter().map(|a| a.pid).collect()).unwrap_or_default()
+        });
         self.events_seen += 1;
         ev.num = self.events_seen;
         *self.pending_counts.entry(ev.kind.name()).or_insert(0) += 1;

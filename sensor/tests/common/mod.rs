@@ -263,7 +263,8 @@ pub fn scrape(addr: &str) -> String {
 
 /// The value of the sample `series` (name and labels, as printed) in a scrape.
 pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
 /// Replaces `path` atomically (as a `ConfigMap` update does, by rename).

@@ -93,17 +93,23 @@ impl Dns {
         self.names.len()
     }
 
+    /// Checks stand-ins for an exited querier against this cgroup v2 mount.
+    pub fn set_cgroup_root(&mut self, root: Option<std::path::PathBuf>) {
+        self.resolvers.set_cgroup_root(root);
+    }
+
     /// Attributes and learns from `dns` events; names the address of
-    /// socket events.
-    pub fn observe(&mut self, ev: &mut Event) {
+    /// socket events. `ancestors` gives a process's ancestors' pids (the
+    /// process table), which stand in for a querier that is gone.
+    pub fn observe(&mut self, ev: &mut Event, ancestors: impl FnOnce(u32) -> Vec<u32>) {
         match ev.kind.op() {
-            Op::Dns => self.on_message(ev),
+            Op::Dns => self.on_message(ev, ancestors),
             Op::Connect | Op::Accept | Op::Transfer => self.name_addr(ev),
             _ => {}
         }
     }
 
-    fn on_message(&mut self, ev: &mut Event) {
+    fn on_message(&mut self, ev: &mut Event, ancestors: impl FnOnce(u32) -> Vec<u32>) {
         let cookie = ev.args.get("cookie").and_then(|a| match a {
             Arg::UInt(c) => Some(*c),
             _ => None,
@@ -123,10 +129,13 @@ impl Dns {
                 let o = Owner { pid: ev.pid, tid: ev.tid, uid: ev.uid, gid: ev.gid, comm: ev.comm.clone() };
                 self.owners.put(cookie, o);
                 if ev.args.str("qr") == Some("query")
-                    && let Some(Arg::Addr(SockAddr::Inet { ip, .. } | SockAddr::Inet6 { ip, .. })) = ev.args.get("server")
-                    && let Some(ok) = self.resolvers.configured(ev.cgroup_id, ev.pid, *ip, ev.ts)
+                    && let Some(Arg::Addr(SockAddr::Inet { ip, .. } | SockAddr::Inet6 { ip, .. })) =
+                        ev.args.get("server")
                 {
-                    ev.args.push("resolver", Arg::Str(if ok { "configured" } else { "other" }.into()));
+                    let (ip, pid) = (*ip, ev.pid);
+                    if let Some(ok) = self.resolvers.configured(ev.cgroup_id, pid, || ancestors(pid), ip, ev.ts) {
+                        ev.args.push("resolver", Arg::Str(if ok { "configured" } else { "other" }.into()));
+                    }
                 }
             }
             return;

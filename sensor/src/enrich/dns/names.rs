@@ -28,11 +28,7 @@ pub struct Names {
 
 impl Names {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            map: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
-            evicted: 0,
-            expired: 0,
-        }
+        Self { map: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)), evicted: 0, expired: 0 }
     }
 
     pub fn len(&self) -> usize {

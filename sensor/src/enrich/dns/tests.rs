@@ -25,10 +25,10 @@ fn connect(cgroup: u64, ip: Ipv4Addr, ts: u64) -> Event {
 /// from the same cgroup to an answered address gets the name.
 fn resolve(dns: &mut Dns, cgroup: u64, cookie: u64, name: &str, ip: Ipv4Addr, ttl: u32, ts: u64) -> Event {
     let mut q = pkt(dns_dir::EGRESS, &query_msg(5, name), cookie, cgroup, 0);
-    dns.observe(&mut q);
+    dns.observe(&mut q, |_| Vec::new());
     let mut a = pkt(dns_dir::INGRESS, &answer_msg(5, name, &[(ip, ttl)], None), cookie, cgroup, 0);
     a.ts = ts;
-    dns.observe(&mut a);
+    dns.observe(&mut a, |_| Vec::new());
     a
 }
 
@@ -40,7 +40,7 @@ fn an_answer_is_attributed_to_the_task_that_asked() {
     assert_eq!(dns.stats.unattributed, 0);
     // An answer on a socket whose query the agent never saw.
     let mut lone = pkt(dns_dir::INGRESS, &answer_msg(6, "y.test.", &[], None), 78, 9, 0);
-    dns.observe(&mut lone);
+    dns.observe(&mut lone, |_| Vec::new());
     assert_eq!(lone.pid, 0);
     assert_eq!(dns.stats.unattributed, 1);
     assert_eq!((dns.stats.queries, dns.stats.responses), (1, 2));
@@ -52,15 +52,15 @@ fn a_connect_carries_the_name_its_cgroup_resolved() {
     let ip = Ipv4Addr::new(127, 0, 0, 7);
     resolve(&mut dns, 9, 77, "api.example.test.", ip, 300, 10 * S);
     let mut c = connect(9, ip, 11 * S);
-    dns.observe(&mut c);
+    dns.observe(&mut c, |_| Vec::new());
     assert_eq!(c.args.str("addr_name"), Some("api.example.test"));
     // Another container resolved nothing: no name for the same address.
     let mut other = connect(10, ip, 11 * S);
-    dns.observe(&mut other);
+    dns.observe(&mut other, |_| Vec::new());
     assert_eq!(other.args.str("addr_name"), None);
     // Nor for an address nobody resolved.
     let mut unknown = connect(9, Ipv4Addr::new(127, 0, 0, 9), 11 * S);
-    dns.observe(&mut unknown);
+    dns.observe(&mut unknown, |_| Vec::new());
     assert_eq!(unknown.args.str("addr_name"), None);
     assert_eq!(dns.stats.named, 1);
 }
@@ -72,17 +72,17 @@ fn names_expire_after_their_ttl_but_not_before_the_floor() {
     resolve(&mut dns, 9, 77, "short.example.test.", ip, 5, 100 * S);
     // A 5 s TTL is kept for the 60 s floor...
     let mut c = connect(9, ip, 150 * S);
-    dns.observe(&mut c);
+    dns.observe(&mut c, |_| Vec::new());
     assert_eq!(c.args.str("addr_name"), Some("short.example.test"));
     // ...and then forgotten.
     let mut late = connect(9, ip, 161 * S);
-    dns.observe(&mut late);
+    dns.observe(&mut late, |_| Vec::new());
     assert_eq!(late.args.str("addr_name"), None);
     assert_eq!(dns.stats.expired, 1);
     // A long TTL outlives the floor.
     resolve(&mut dns, 9, 78, "long.example.test.", ip, 3600, 200 * S);
     let mut c = connect(9, ip, 2000 * S);
-    dns.observe(&mut c);
+    dns.observe(&mut c, |_| Vec::new());
     assert_eq!(c.args.str("addr_name"), Some("long.example.test"));
 }
 
@@ -95,10 +95,10 @@ fn the_name_map_is_bounded_and_counts_what_it_forgets() {
     assert_eq!(dns.names_len(), 3);
     assert_eq!(dns.stats.evicted, 2);
     let mut oldest = connect(9, Ipv4Addr::new(127, 0, 1, 0), 2 * S);
-    dns.observe(&mut oldest);
+    dns.observe(&mut oldest, |_| Vec::new());
     assert_eq!(oldest.args.str("addr_name"), None);
     let mut newest = connect(9, Ipv4Addr::new(127, 0, 1, 4), 2 * S);
-    dns.observe(&mut newest);
+    dns.observe(&mut newest, |_| Vec::new());
     assert_eq!(newest.args.str("addr_name"), Some("n.example.test"));
 }
 
@@ -106,11 +106,11 @@ fn the_name_map_is_bounded_and_counts_what_it_forgets() {
 fn failed_answers_teach_nothing_and_malformed_ones_are_counted() {
     let mut dns = Dns::default();
     let mut q = pkt(dns_dir::EGRESS, &[1, 2, 3], 5, 9, 0);
-    dns.observe(&mut q);
+    dns.observe(&mut q, |_| Vec::new());
     assert_eq!(dns.stats.malformed, 1);
     // A response without addresses (NXDOMAIN-like): nothing learned.
     let mut a = pkt(dns_dir::INGRESS, &answer_msg(1, "gone.test.", &[], None), 5, 9, 0);
-    dns.observe(&mut a);
+    dns.observe(&mut a, |_| Vec::new());
     assert_eq!(dns.stats.learned, 0);
     assert_eq!(dns.names_len(), 0);
 }
@@ -120,10 +120,11 @@ fn a_query_says_whether_its_server_is_the_configured_one() {
     let root = tempfile::tempdir().unwrap();
     let etc = root.path().join("4242/root/etc");
     std::fs::create_dir_all(&etc).unwrap();
-    std::fs::write(etc.join("resolv.conf"), "search svc.cluster.local\nnameserver 127.0.0.53\noptions ndots:5\n").unwrap();
+    std::fs::write(etc.join("resolv.conf"), "search svc.cluster.local\nnameserver 127.0.0.53\noptions ndots:5\n")
+        .unwrap();
     let mut dns = Dns::default().with_proc_root(root.path().to_owned());
     let mut q = pkt(dns_dir::EGRESS, &query_msg(1, "a.test."), 1, 9, S);
-    dns.observe(&mut q);
+    dns.observe(&mut q, |_| Vec::new());
     assert_eq!(q.args.str("resolver"), Some("configured"), "SERVER is 127.0.0.53");
     // The same cgroup asking another server (the file is cached: removing
     // it changes nothing until the re-read).
@@ -138,11 +139,11 @@ fn a_query_says_whether_its_server_is_the_configured_one() {
         msg: &query_msg(2, "b.test."),
         ts_ns: 2 * S,
     }));
-    dns.observe(&mut other);
+    dns.observe(&mut other, |_| Vec::new());
     assert_eq!(other.args.str("resolver"), Some("other"));
     // A cgroup whose process cannot be read: unknown, no argument.
     let mut gone = pkt(dns_dir::EGRESS, &query_msg(3, "c.test."), 3, 10, S);
-    dns.observe(&mut gone);
+    dns.observe(&mut gone, |_| Vec::new());
     assert_eq!(gone.args.str("resolver"), None);
 }
 
@@ -150,5 +151,8 @@ fn a_query_says_whether_its_server_is_the_configured_one() {
 fn resolv_conf_nameservers_are_parsed_like_the_resolver_does() {
     let t = "# comment\nnameserver 10.96.0.10\nnameserver fe80::1%eth0\n nameserver  ::1 \nnameserverx 1.1.1.1\n";
     let got = resolvers::parse(t);
-    assert_eq!(got, vec!["10.96.0.10".parse::<std::net::IpAddr>().unwrap(), "fe80::1".parse().unwrap(), "::1".parse().unwrap()]);
+    assert_eq!(
+        got,
+        vec!["10.96.0.10".parse::<std::net::IpAddr>().unwrap(), "fe80::1".parse().unwrap(), "::1".parse().unwrap()]
+    );
 }
