@@ -26,7 +26,7 @@ pub mod kind {
     pub const EXIT: u16 = 3;
     /// Any traced syscall, joined entry + exit; the body says which.
     pub const SYSCALL: u16 = 4;
-    /// A DNS message seen on the packet path (cgroup_skb), [`super::DnsBody`].
+    /// A DNS message seen on the packet path (`cgroup_skb`), [`super::DnsBody`].
     pub const DNS: u16 = 5;
 }
 
@@ -291,7 +291,7 @@ const _: () = {
     assert!(offset_of!(DnsBody, sport) == 40);
     assert!(offset_of!(DnsBody, data_len) == 46);
     assert!(offset_of!(DnsBody, direction) == 50);
-    assert!(DNS_RECORD_SIZE % 8 == 0);
+    assert!(DNS_RECORD_SIZE.is_multiple_of(8));
     // The per-CPU scratch value must stay under the kernel's 32 KiB limit.
     assert!(MAX_RECORD <= 32 * 1024);
 };

@@ -1,4 +1,4 @@
-//! The DNS programs on the packet path: cgroup_skb egress and ingress on the
+//! The DNS programs on the packet path: `cgroup_skb` egress and ingress on the
 //! cgroup v2 root, which every socket of the node passes through. Optional:
 //! a node without cgroup v2, or an agent without `CAP_NET_ADMIN`, runs
 //! without DNS names and says why.
@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 
 use aya::Ebpf;
 use aya::programs::{CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, ProgramError};
-
-/// `CGROUP2_SUPER_MAGIC` from `linux/magic.h`.
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsHookError {
@@ -31,16 +28,16 @@ pub enum DnsHookError {
         action: &'static str,
         hint: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
 }
 
 fn is_cgroup2(p: &Path) -> bool {
-    nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+    nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// The cgroup v2 root: `/sys/fs/cgroup` on pure v2 nodes, its `unified`
-/// directory in hybrid mode. In a DaemonSet it must be the host's
+/// directory in hybrid mode. In a `DaemonSet` it must be the host's
 /// (`deploy/` mounts it by hostPath): a container's own cgroup mount can be
 /// its cgroup namespace, which would hide every other socket.
 pub fn cgroup2_root(explicit: Option<&Path>) -> Result<PathBuf, DnsHookError> {
@@ -73,7 +70,7 @@ pub fn attach(ebpf: &mut Ebpf, root: &Path) -> Result<(), DnsHookError> {
                     _ => false,
                 };
                 let hint = if perm { " (cgroup_skb programs need CAP_NET_ADMIN)" } else { "" };
-                DnsHookError::Program { name, action, hint, source }
+                DnsHookError::Program { name, action, hint, source: Box::new(source) }
             }
         };
         let p: &mut CgroupSkb =

@@ -174,8 +174,8 @@ impl Metrics {
         .expect("static");
         registry.register(Box::new(rule_reloads.clone())).expect("unique");
         registry.register(Box::new(rule_reload_failures.clone())).expect("unique");
-        let dns = dns::DnsMetrics::register(&registry);
         Self {
+            dns: dns::DnsMetrics::register(&registry),
             registry,
             events,
             kernel_losses,
@@ -199,7 +199,6 @@ impl Metrics {
             rule_reloads,
             rule_reload_failures,
             health: std::sync::Arc::new(Health::default()),
-            dns,
         }
     }
 

@@ -97,16 +97,13 @@ impl Resolvers {
             let text = read(pid).or_else(|| {
                 ancestors().into_iter().find_map(|a| if self.in_cgroup(a, cgroup) { read(a) } else { None })
             });
-            match text {
-                Some(t) => {
-                    self.by_cgroup.put(cgroup, Known { servers: parse(&t), read_ns: now_ns });
-                }
-                None => {
-                    self.unreadable += 1;
-                    // An older reading still says something.
-                    if !self.by_cgroup.contains(&cgroup) {
-                        return None;
-                    }
+            if let Some(t) = text {
+                self.by_cgroup.put(cgroup, Known { servers: parse(&t), read_ns: now_ns });
+            } else {
+                self.unreadable += 1;
+                // An older reading still says something.
+                if !self.by_cgroup.contains(&cgroup) {
+                    return None;
                 }
             }
         }

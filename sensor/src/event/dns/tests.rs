@@ -102,7 +102,7 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Event {
     event
 }
 
-pub(crate) const CLIENT: (Ipv4Addr, u16) = (Ipv4Addr::new(127, 0, 0, 1), 40_000);
+pub(crate) const CLIENT: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 40_000);
 pub(crate) const SERVER: (Ipv4Addr, u16) = (Ipv4Addr::new(127, 0, 0, 53), 53);
 
 fn packet(direction: u8, msg: &[u8]) -> Packet<'_> {
