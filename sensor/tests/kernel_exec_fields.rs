@@ -39,8 +39,9 @@ fn relative_exec_in_a_directory_gets_absolute_exepath_cwd_env_and_caps() {
     let dir = tempfile::tempdir().unwrap();
     program(dir.path(), "prog", 0o755);
     let mark = unique("env");
-    let mut child =
-        Command::new("./prog").current_dir(dir.path()).env_clear().env("SENSOR_MARK", &mark).spawn().unwrap();
+    let mut cmd = Command::new("./prog");
+    cmd.current_dir(dir.path()).env_clear().env("SENSOR_MARK", &mark);
+    let mut child = common::retry_busy(&mut cmd, Command::spawn);
     let pid = child.id();
     child.wait().unwrap();
     let ev = exec_of(s, pid);
@@ -70,7 +71,7 @@ fn exec_through_a_symlink_reports_the_real_file() {
     let real = program(dir.path(), "real", 0o755);
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let mut child = Command::new(&link).spawn().unwrap();
+    let mut child = common::retry_busy(&mut Command::new(&link), Command::spawn);
     let pid = child.id();
     child.wait().unwrap();
     let ev = exec_of(s, pid);
@@ -82,7 +83,7 @@ fn exec_through_a_symlink_reports_the_real_file() {
 fn as_nobody(prog: &std::path::Path) -> u32 {
     let mut cmd = Command::new(prog);
     cmd.uid(65534).gid(65534);
-    let mut child = cmd.spawn().unwrap();
+    let mut child = common::retry_busy(&mut cmd, Command::spawn);
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     pid

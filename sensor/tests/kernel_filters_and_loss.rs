@@ -9,6 +9,14 @@ use std::time::Duration;
 
 use common::{Sensor, arg, is, me, scrape, unique};
 
+/// Held by the tests that storm the machine with opens: a storm of one
+/// fills the other's rings, and the fill test asserts a quiet ring.
+static STORMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn storm_turn() -> std::sync::MutexGuard<'static, ()> {
+    STORMS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn can_run() -> bool {
     // Reuse the shared gate: prints the skip reason or fails under CI.
     common::sensor().is_some()
@@ -54,6 +62,7 @@ fn ring_overflow_is_counted_and_reported() {
     if !can_run() {
         return;
     }
+    let _turn = storm_turn();
     // One page of ring: an open storm must overflow it, and the loss must
     // come out as a sensor_loss event, not vanish.
     let s = Sensor::start(&["events", "--ring-buffer", "4K", "--type", "openat"]);
@@ -88,6 +97,7 @@ fn ring_fill_is_measured() {
     if !can_run() {
         return;
     }
+    let _turn = storm_turn();
     let quiet = Sensor::start(&["events", "--type", "openat", "--listen", "127.0.0.1:0"]);
     let addr = quiet.metrics_addr();
     let p = format!("/nonexistent/{}", unique("fill"));

@@ -75,7 +75,7 @@ fn relative_exec_is_resolved_against_cwd() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy("/bin/true", dir.path().join("true-copy")).unwrap();
     let tag = unique("rel");
-    let mut child = Command::new("./true-copy").arg(&tag).current_dir(dir.path()).spawn().unwrap();
+    let mut child = common::retry_busy(Command::new("./true-copy").arg(&tag).current_dir(dir.path()), Command::spawn);
     child.wait().unwrap();
     let ev = s.wait_for("relative exec", |e| is(e, "execve") && arg(e, "args")[1] == tag.as_str());
     assert_eq!(arg(&ev, "exe"), "./true-copy");

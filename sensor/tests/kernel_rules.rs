@@ -34,7 +34,7 @@ fn untrusted_program_reading_etc_shadow() {
     let name = "shadowpeek";
     let bin = dir.path().join(name);
     std::fs::copy("/bin/cat", &bin).unwrap();
-    let out = Command::new(&bin).arg("/etc/shadow").output().unwrap();
+    let out = common::retry_busy(Command::new(&bin).arg("/etc/shadow"), Command::output);
     assert!(out.status.success());
     let a = s.wait_for("Read sensitive file untrusted", |a| {
         a["rule"] == "Read sensitive file untrusted" && field(a, "proc.name") == name
@@ -104,7 +104,7 @@ fn builtin_rules_fire_on_a_shell_reading_shadow() {
     // A copy named like a shell: the rule keys on the process name.
     let sh = dir.path().join("bash");
     std::fs::copy("/bin/cat", &sh).unwrap();
-    assert!(Command::new(&sh).arg("/etc/shadow").output().unwrap().status.success());
+    assert!(common::retry_busy(Command::new(&sh).arg("/etc/shadow"), Command::output).status.success());
     let a = s.wait_for("Read sensitive file by untrusted program", |a| {
         a["rule"] == "Read sensitive file by untrusted program" && field(a, "proc.exepath") == sh.to_str().unwrap()
     });

@@ -250,6 +250,23 @@ impl Sensor {
     }
 }
 
+/// Runs `start` on `cmd` (spawn or output) and retries `ETXTBSY`: a
+/// program copied a moment ago is busy while a thread of this test binary
+/// that forked at that moment holds the copy's write descriptor in its
+/// child, until that child's exec closes it.
+pub fn retry_busy<T>(
+    cmd: &mut std::process::Command,
+    mut start: impl FnMut(&mut std::process::Command) -> std::io::Result<T>,
+) -> T {
+    for _ in 0..100 {
+        match start(cmd) {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => std::thread::sleep(Duration::from_millis(20)),
+            r => return r.unwrap_or_else(|e| panic!("{cmd:?}: {e}")),
+        }
+    }
+    panic!("{cmd:?}: text file busy for two seconds");
+}
+
 /// A scrape of `/metrics` at `addr` over real HTTP.
 pub fn scrape(addr: &str) -> String {
     use std::io::{Read as _, Write as _};

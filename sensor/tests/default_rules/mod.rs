@@ -54,16 +54,9 @@ pub fn assert_host(a: &Value) {
     falco::assert_field(a, "container.id", "host");
 }
 
-/// Runs a program the test just copied: another test's fork may briefly
-/// hold the copy's write descriptor (`ETXTBSY`), so that is retried.
+/// Runs a program the test just copied (`ETXTBSY` retried).
 pub fn run_fresh_copy(cmd: &mut std::process::Command) -> std::process::Output {
-    for _ in 0..50 {
-        match cmd.output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => std::thread::sleep(Duration::from_millis(20)),
-            r => return r.unwrap_or_else(|e| panic!("{cmd:?}: {e}")),
-        }
-    }
-    panic!("{cmd:?}: text file busy for a second");
+    common::retry_busy(cmd, std::process::Command::output)
 }
 
 /// A directory of copies of the static helper under the names rules key

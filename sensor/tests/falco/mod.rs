@@ -113,22 +113,10 @@ pub fn helper_as(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Runs `cmd`, returning its output; the exit status is the caller's business
-/// (many behaviours are attempts that fail by design).
-///
-/// A program copied a moment ago can fail with ETXTBSY: a thread of this
-/// test binary forking at that moment holds the copy's write fd in its
-/// child until the child's exec closes it. Such a spawn is retried.
+/// (many behaviours are attempts that fail by design). A fresh copy's
+/// `ETXTBSY` is retried.
 pub fn run(cmd: &mut Command) -> Output {
-    let mut tries = 0;
-    loop {
-        match cmd.output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            r => return r.unwrap_or_else(|e| panic!("{cmd:?}: {e}")),
-        }
-    }
+    common::retry_busy(cmd, Command::output)
 }
 
 /// Runs `cmd` and asserts it succeeded.
