@@ -5,7 +5,9 @@
 //! raises an alert with container metadata for a container of a private
 //! dockerd, and serves every metric the PrometheusRule and the dashboard use.
 //! Then, for each listed capability, a start without just that one fails in
-//! a named start-up check that names the capability and what needs it.
+//! a named start-up check that names the capability and what needs it; an
+//! optional one (`NET_ADMIN`, DNS capture) starts without that feature and
+//! says so, naming the capability.
 #![allow(clippy::unwrap_used, clippy::doc_markdown)] // Kubernetes kinds are prose here.
 
 mod common;
@@ -22,6 +24,9 @@ use runtime_support::{DockerEnv, skip_or_fail};
 
 const SETPRIV: &str = "/usr/bin/setpriv";
 const IMAGE: &str = "sensortest-lp:1";
+/// Capabilities the DaemonSet adds for one optional feature, with what the
+/// sensor says once when it runs without it.
+const OPTIONAL: &[(&str, &str)] = &[("NET_ADMIN", "DNS capture off")];
 
 /// The DaemonSet's args with the pod's paths mapped into `dir`: the
 /// ConfigMap's mount point and the state hostPath; the listener on a free
@@ -160,13 +165,26 @@ fn daemonset_capabilities_suffice_and_each_is_needed() {
         std::thread::sleep(Duration::from_millis(200));
     };
     deploy::assert_metrics_served(&objs, &metrics);
+    assert!(metrics.lines().any(|l| l == "sensor_dns_capture 1"), "DNS capture on with the list:\n{}", s.stderr.text());
     s.stop();
     drop(d);
 
-    // Each one dropped: a named check fails, naming it and its use.
+    // Each one dropped: a named check fails, naming it and its use; an
+    // optional one turns its capability off, says so and names it.
     for missing in &caps {
         let fewer: Vec<String> = caps.iter().filter(|c| *c != missing).cloned().collect();
         let mut s = start(&fewer, &args, Path::new("/nonexistent.sock"));
+        if let Some((_, off)) = OPTIONAL.iter().find(|(c, _)| c == missing) {
+            let ready = s.stderr.wait_for(Duration::from_secs(60), |l| l.contains("sensor: ready"));
+            let err = s.stderr.text();
+            assert!(ready.is_some(), "an optional CAP_{missing} stops the start:\n{err}");
+            let said: Vec<&str> = err.lines().filter(|l| l.contains(off)).collect();
+            assert_eq!(said.len(), 1, "said once without CAP_{missing}:\n{err}");
+            assert!(said[0].contains(&format!("CAP_{missing}")), "{err}");
+            assert!(!err.contains("missing CAP_"), "no start-up check fails without CAP_{missing}:\n{err}");
+            s.stop();
+            continue;
+        }
         let status = s.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| {
             panic!("started without CAP_{missing}:\n{}", s.stderr.text());
         });
