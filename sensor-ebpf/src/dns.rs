@@ -1,6 +1,6 @@
 //! DNS on the packet path: cgroup_skb programs on the cgroup v2 root see
 //! every packet of every socket on the node. Anything that is not UDP or
-//! TCP to or from port 53 is let through after three loads; DNS messages
+//! TCP to or from port 53 is let through after two in-place reads; DNS messages
 //! are copied (bounded) into the ring with the socket's cookie and cgroup.
 //! The programs never drop a packet.
 
@@ -41,20 +41,19 @@ fn capture(ctx: &SkBuffContext, direction: u8) -> Option<()> {
     // `protocol` is in network byte order; the packet starts at the IP header.
     let proto = u16::from_be(ctx.skb.protocol() as u16);
     let (family, l4proto, l4off) = if proto == ETH_P_IP {
-        let vihl: u8 = ctx.load(0).ok()?;
-        let p: u8 = ctx.load(9).ok()?;
-        (4u8, p, usize::from(vihl & 0x0f) * 4)
+        let ip: [u8; 10] = read(ctx, 0)?;
+        (4u8, ip[9], usize::from(ip[0] & 0x0f) * 4)
     } else if proto == ETH_P_IPV6 {
         // Extension headers before the transport header are not followed.
-        let p: u8 = ctx.load(6).ok()?;
-        (6u8, p, 40usize)
+        let ip: [u8; 7] = read(ctx, 0)?;
+        (6u8, ip[6], 40usize)
     } else {
         return None;
     };
     if l4proto != IPPROTO_UDP && l4proto != IPPROTO_TCP {
         return None;
     }
-    let ports: [u8; 4] = ctx.load(l4off).ok()?;
+    let ports: [u8; 4] = read(ctx, l4off)?;
     let sport = u16::from_be_bytes([ports[0], ports[1]]);
     let dport = u16::from_be_bytes([ports[2], ports[3]]);
     if sport != DNS_PORT && dport != DNS_PORT {
@@ -75,6 +74,22 @@ fn capture(ctx: &SkBuffContext, direction: u8) -> Option<()> {
     }
     let msg_len = total - msg_off;
     emit(ctx, direction, family, l4proto, l4off, msg_off, msg_len, sport, dport)
+}
+
+/// `N` bytes at `off` of the packet: read in place when the linear part
+/// holds them (direct packet access, no helper call: the cheap path every
+/// non-DNS packet takes), else copied by `bpf_skb_load_bytes`.
+#[inline(always)]
+fn read<const N: usize>(ctx: &SkBuffContext, off: usize) -> Option<[u8; N]> {
+    // SAFETY: the context pointer is the kernel's __sk_buff for this run.
+    let (start, end) = unsafe { ((*ctx.skb.skb).data as usize, (*ctx.skb.skb).data_end as usize) };
+    if start + off + N <= end {
+        // SAFETY: [start + off, start + off + N) lies inside the linear
+        // packet data, checked just above (the verifier checks it too).
+        Some(unsafe { core::ptr::read_unaligned((start + off) as *const [u8; N]) })
+    } else {
+        ctx.load(off).ok()
+    }
 }
 
 #[inline(always)]

@@ -178,6 +178,60 @@ fn dropped_binary_executed_in_a_container() {
     assert_eq!(a["priority"], "Critical");
 }
 
+/// The cluster's API server by name: the container's resolver (a dnsmasq
+/// this test runs in the container's own network namespace, answering
+/// `kubernetes.default.svc.cluster.local` with 10.96.0.1 on the
+/// container's loopback) is asked with `nslookup`, then another process
+/// of the container connects to the answer: `fd.sip.name` is the name the
+/// sensor learned from the answer it saw on the packet path.
+#[test]
+fn kubernetes_api_contacted_by_name() {
+    const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+    const API: &str = "kubernetes.default.svc.cluster.local";
+    if sensor().is_none() {
+        return;
+    }
+    if !std::path::Path::new(DNSMASQ).exists() {
+        falco::runtime_support::skip_or_fail("dnsmasq missing (apt package dnsmasq-base; scripts/setup.sh installs it)");
+        return;
+    }
+    let t = tag("k8sapi");
+    let dir = falco::tagged_dir(&t);
+    let conf = dir.path().join("resolv.conf");
+    std::fs::write(&conf, "search default.svc.cluster.local svc.cluster.local\nnameserver 127.0.0.1\n").unwrap();
+    let mount = format!("{}:/etc/resolv.conf:ro", conf.display());
+    // Its own container: the name it learns must not reach other tests' alerts.
+    let Some(c) = Container::start("k8sapi", &["-v", &mount]) else { return };
+    c.add_loopback_address("10.96.0.1");
+    let mut dns = std::process::Command::new("nsenter")
+        .args(["-t", &c.pid.to_string(), "-n", DNSMASQ])
+        .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll"])
+        .args(["--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--user=root", "--pid-file="])
+        .arg(format!("--address=/{API}/10.96.0.1"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut answered = false;
+    for _ in 0..50 {
+        let out = c.exec(&[], &["nslookup", API, "127.0.0.1"]);
+        if String::from_utf8_lossy(&out.stdout).contains("10.96.0.1") {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = dns.kill();
+    let _ = dns.wait();
+    assert!(answered, "the container's resolver never answered");
+    c.exec(&["-d"], &["fhelper", "serve", "10.96.0.1", "443", &tag_arg(&tag("k8sapi-srv"))]);
+    c.exec(&[], &["fhelper", "connect", "10.96.0.1", "443", "tcp", &tag_arg(&t)]);
+    let a = expect(sensor().unwrap(), mine(&c, &t), &["Contact K8S API Server From Container"]);
+    let a = &a["Contact K8S API Server From Container"];
+    assert_field_contains(a, "fd.name", "->10.96.0.1:443");
+    assert_field(a, "container.id", c.short_id());
+}
+
 // --------------------------------------------------------- incubating
 
 #[test]

@@ -24,9 +24,15 @@ pub struct BenchArgs {
     execs: u64,
     #[arg(long, default_value_t = 20_000)]
     connects: u64,
+    /// Datagrams of the UDP storm (the DNS programs' cost on other traffic).
+    #[arg(long, default_value_t = 500_000)]
+    datagrams: u64,
     /// Also time libbpf-tools opensnoop/execsnoop/tcpconnect where installed.
     #[arg(long)]
     compare: bool,
+    /// Only the UDP storm with the DNS programs attached and not.
+    #[arg(long)]
+    dns_only: bool,
 }
 
 struct Sample {
@@ -47,6 +53,8 @@ fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
 struct Running {
     child: Child,
     summary: std::sync::mpsc::Receiver<String>,
+    /// The sensor said "DNS capture off".
+    dns_off: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Starts a tracer with stdout to /dev/null; for the sensor, waits for its
@@ -56,8 +64,13 @@ fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Resul
     let stderr = child.stderr.take().context("stderr")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (sum_tx, sum_rx) = std::sync::mpsc::channel();
+    let dns_off = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let said = dns_off.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("DNS capture off") {
+                said.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if ready_marker.is_some_and(|m| line.contains(m)) {
                 let _ = ready_tx.send(());
             }
@@ -72,7 +85,7 @@ fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Resul
         // Tools without a ready line: give them time to attach.
         std::thread::sleep(Duration::from_secs(2));
     }
-    Ok(Running { child, summary: sum_rx })
+    Ok(Running { child, summary: sum_rx, dns_off })
 }
 
 fn stop(mut r: Running) -> anyhow::Result<Option<serde_json_lite::Summary>> {
@@ -111,13 +124,17 @@ fn expected_types(kind: Kind) -> &'static [&'static str] {
         Kind::Open => &["events.openat"],
         Kind::Exec => &["events.execve"],
         Kind::Connect => &["events.connect"],
+        Kind::Udp => &[],
     }
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let sensor = crate::build_release()?;
-    run_sensor_bench(a, &sensor)?;
-    if a.compare {
+    if !a.dns_only {
+        run_sensor_bench(a, &sensor)?;
+    }
+    run_dns_bench(a, &sensor)?;
+    if a.compare && !a.dns_only {
         run_compare(a)?;
     }
     Ok(())
@@ -156,6 +173,56 @@ fn run_sensor_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
             base.as_secs_f64(),
             with.as_secs_f64(),
             with.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The UDP storm on a non-DNS port three ways, interleaved per round: no
+/// sensor; `sensor events --type execve --no-dns`; the same with the DNS
+/// programs on the cgroup root. The two sensor runs differ only in the
+/// cgroup_skb programs, so their ratio is what those cost other traffic.
+fn run_dns_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
+    let n = a.datagrams;
+    let (mut base, mut off, mut on) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..a.rounds {
+        base.push(time_workload(Kind::Udp, n)?);
+        // Alternate which sensor run goes first: no position bias.
+        for dns in if round % 2 == 0 { [false, true] } else { [true, false] } {
+            let args: &[&str] =
+                if dns { &["events", "--type", "execve,dns"] } else { &["events", "--type", "execve", "--no-dns"] };
+            let r = start(Command::new(sensor).args(args), Some("sensor: ready"))?;
+            let t = time_workload(Kind::Udp, n)?;
+            if dns && r.dns_off.load(std::sync::atomic::Ordering::Relaxed) {
+                bail!("the sensor ran with DNS capture off: nothing to measure");
+            }
+            if dns { on.push(t) } else { off.push(t) }
+            stop(r)?;
+        }
+        eprintln!("round {round} udp: base {:?} dns off {:?} dns on {:?}", base[round], off[round], on[round]);
+    }
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let best = |v: &[Duration]| v.iter().copied().min().unwrap_or_default();
+    let (bb, fb, ob) = (best(&base), best(&off), best(&on));
+    let (b, f, o) = (median(base), median(off), median(on));
+    println!();
+    println!(
+        "| UDP storm ({n} datagrams, 64 B, loopback, port != 53) | median | datagrams/s | vs DNS off | best | datagrams/s | vs DNS off |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (what, m, bst, mref, bref) in [
+        ("no sensor", b, bb, f, fb),
+        ("sensor, DNS programs off", f, fb, f, fb),
+        ("sensor, DNS programs on", o, ob, f, fb),
+    ] {
+        println!(
+            "| {what} | {:.3} s | {:.0} | {:.3} | {:.3} s | {:.0} | {:.3} |",
+            m.as_secs_f64(),
+            rate(m),
+            rate(m) / rate(mref),
+            bst.as_secs_f64(),
+            rate(bst),
+            rate(bst) / rate(bref)
         );
     }
     Ok(())

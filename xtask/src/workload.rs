@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -14,6 +14,8 @@ pub enum Kind {
     Open,
     Exec,
     Connect,
+    /// Datagrams to a loopback UDP port that is not 53, each received.
+    Udp,
 }
 
 #[derive(Args)]
@@ -27,6 +29,7 @@ pub fn run(a: &WorkloadArgs) -> anyhow::Result<()> {
         Kind::Open => open_storm(a.count),
         Kind::Exec => exec_storm(a.count),
         Kind::Connect => connect_storm(a.count),
+        Kind::Udp => udp_storm(a.count),
     }
 }
 
@@ -90,5 +93,28 @@ fn connect_storm(n: u64) -> anyhow::Result<()> {
         }
     }
     server.join().map_err(|_| anyhow::anyhow!("server thread panicked"))??;
+    Ok(())
+}
+
+/// `n` 64-byte datagrams from one loopback socket to another (ephemeral
+/// ports, never 53), each received before the next is sent: the rate is the
+/// packet path's, with no receive-queue overflow to blur it.
+fn udp_storm(n: u64) -> anyhow::Result<()> {
+    let rx = UdpSocket::bind("127.0.0.1:0")?;
+    let tx = UdpSocket::bind("127.0.0.1:0")?;
+    let to = rx.local_addr()?;
+    if to.port() == 53 || tx.local_addr()?.port() == 53 {
+        bail!("an ephemeral port was 53");
+    }
+    tx.connect(to)?;
+    let msg = [0x5au8; 64];
+    let mut buf = [0u8; 128];
+    for _ in 0..n {
+        tx.send(&msg)?;
+        let got = rx.recv(&mut buf)?;
+        if got != msg.len() {
+            bail!("short datagram: {got} bytes");
+        }
+    }
     Ok(())
 }

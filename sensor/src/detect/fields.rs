@@ -288,11 +288,12 @@ impl EventFields<'_> {
             FieldId::FdCport if inet => port(client),
             FieldId::FdLport if inet => port(fd.local.as_ref()),
             FieldId::FdRport if inet => port(fd.remote.as_ref()),
-            // Names the process resolved: only the remote end has one
-            // (enrich/dns names the address a socket event goes to).
+            // Names the process's container resolved for either end
+            // (enrich/dns); the server end is ours on a server socket.
             FieldId::FdRipName if inet => fd.remote_name.as_deref().map(s),
-            FieldId::FdSipName if inet && !fd.is_server => fd.remote_name.as_deref().map(s),
-            FieldId::FdCipName if inet && fd.is_server => fd.remote_name.as_deref().map(s),
+            FieldId::FdLipName if inet => fd.local_name.as_deref().map(s),
+            FieldId::FdSipName if inet => if fd.is_server { &fd.local_name } else { &fd.remote_name }.as_deref().map(s),
+            FieldId::FdCipName if inet => if fd.is_server { &fd.remote_name } else { &fd.local_name }.as_deref().map(s),
             FieldId::FdProto | FieldId::FdSproto | FieldId::FdCproto | FieldId::FdLproto | FieldId::FdRproto
                 if inet =>
             {

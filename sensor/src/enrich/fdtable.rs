@@ -69,6 +69,8 @@ pub struct FdInfo {
     /// The name the process resolved for the remote address (`addr_name`
     /// of the event that set it; see enrich/dns).
     pub remote_name: Option<Arc<str>>,
+    /// The name the process resolved for its own address (`local_name`).
+    pub local_name: Option<Arc<str>>,
     /// Accepted connections: we are the server side.
     pub is_server: bool,
     pub connected: bool,
@@ -87,6 +89,7 @@ impl FdInfo {
             local: None,
             remote: None,
             remote_name: None,
+            local_name: None,
             is_server: false,
             connected: false,
             name_changed: false,
@@ -103,6 +106,7 @@ impl FdInfo {
             local: None,
             remote: None,
             remote_name: None,
+            local_name: None,
             is_server: false,
             connected: false,
             name_changed: false,
@@ -358,6 +362,7 @@ impl FdTable {
                     && let Some(ep) = endpoint(l)
                 {
                     info.local = Some(ep);
+                    info.local_name = a.str("local_name").map(Into::into);
                 }
                 if ev.kind.op() == Op::Connect {
                     // EINPROGRESS: a non-blocking connect under way.
@@ -383,6 +388,7 @@ impl FdTable {
                     _ => None,
                 }
                 .or_else(|| listener.as_ref().and_then(|l| l.local.clone()));
+                info.local_name = a.str("local_name").map(Into::into);
                 info.remote = peer.and_then(endpoint);
                 info.remote_name = a.str("addr_name").map(Into::into);
                 info.path = listener.and_then(|l| l.path);

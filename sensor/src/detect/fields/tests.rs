@@ -203,6 +203,53 @@ fn fd_fields_for_files_and_sockets() {
     assert_eq!(g("fd.name").as_deref(), Some("0.0.0.0:0->10.96.0.1:443"));
 }
 
+/// Names enrich/dns attached (`addr_name`, `local_name`) follow the
+/// descriptor, and the server end is ours on an accepted socket.
+#[test]
+fn resolved_names_of_either_end() {
+    use crate::event::SockAddr;
+    let u = users();
+    let inet = |ip: &str, port| Arg::Addr(SockAddr::Inet { ip: ip.parse().unwrap(), port });
+    let mut t = FdTable::new(16, 16);
+    let s = event("socket", 4, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1)), ("proto", Arg::UInt(0))]);
+    t.observe(&s, None);
+    let c = event(
+        "connect",
+        0,
+        vec![
+            ("fd", Arg::Int(4)),
+            ("addr", inet("10.96.0.1", 443)),
+            ("local", inet("10.0.0.5", 40000)),
+            ("addr_name", Arg::Str("kubernetes.default.svc.cluster.local".into())),
+        ],
+    );
+    let fd = t.observe(&c, None);
+    let g = |f: &str| get(&c, fd.as_ref(), &u, f);
+    assert_eq!(g("fd.sip.name").as_deref(), Some("kubernetes.default.svc.cluster.local"));
+    assert_eq!(g("fd.rip.name").as_deref(), Some("kubernetes.default.svc.cluster.local"));
+    assert_eq!(g("fd.cip.name"), None, "nobody resolved the client's own address");
+    assert_eq!(g("fd.lip.name"), None);
+
+    let l = event("socket", 5, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1)), ("proto", Arg::UInt(0))]);
+    t.observe(&l, None);
+    let a = event(
+        "accept4",
+        6,
+        vec![
+            ("fd", Arg::Int(5)),
+            ("addr", inet("10.0.0.9", 51000)),
+            ("local", inet("10.0.0.5", 8080)),
+            ("local_name", Arg::Str("web.shop.svc.cluster.local".into())),
+        ],
+    );
+    let fd = t.observe(&a, None);
+    let g = |f: &str| get(&a, fd.as_ref(), &u, f);
+    assert_eq!(g("fd.lip.name").as_deref(), Some("web.shop.svc.cluster.local"));
+    assert_eq!(g("fd.sip.name").as_deref(), Some("web.shop.svc.cluster.local"), "the server end is local");
+    assert_eq!(g("fd.cip.name"), None);
+    assert_eq!(g("fd.rip.name"), None);
+}
+
 #[test]
 fn ptrace_and_socket_args_render_as_falco_names() {
     let u = users();

@@ -167,17 +167,21 @@ impl Dns {
         }
     }
 
+    /// `addr_name` for the peer (`addr`), `local_name` for our own end
+    /// (`local`: a pod that resolved its own service's address).
     fn name_addr(&mut self, ev: &mut Event) {
-        let ip = match ev.args.get("addr") {
-            Some(Arg::Addr(SockAddr::Inet { ip, .. } | SockAddr::Inet6 { ip, .. })) => *ip,
-            _ => return,
-        };
-        let before = self.names.expired();
-        let name = self.names.lookup(ev.cgroup_id, ip, ev.ts);
-        self.stats.expired += self.names.expired() - before;
-        if let Some(name) = name {
-            self.stats.named += 1;
-            ev.args.push("addr_name", Arg::Str(name.to_string()));
+        for (arg, out) in [("addr", "addr_name"), ("local", "local_name")] {
+            let ip = match ev.args.get(arg) {
+                Some(Arg::Addr(SockAddr::Inet { ip, .. } | SockAddr::Inet6 { ip, .. })) => *ip,
+                _ => continue,
+            };
+            let before = self.names.expired();
+            let name = self.names.lookup(ev.cgroup_id, ip, ev.ts);
+            self.stats.expired += self.names.expired() - before;
+            if let Some(name) = name {
+                self.stats.named += 1;
+                ev.args.push(out, Arg::Str(name.to_string()));
+            }
         }
     }
 }

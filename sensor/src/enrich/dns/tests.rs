@@ -66,6 +66,18 @@ fn a_connect_carries_the_name_its_cgroup_resolved() {
 }
 
 #[test]
+fn the_local_end_is_named_too() {
+    let mut dns = Dns::default();
+    let own = Ipv4Addr::new(127, 0, 0, 8);
+    resolve(&mut dns, 9, 77, "web.shop.test.", own, 300, 10 * S);
+    let mut c = connect(9, Ipv4Addr::new(127, 0, 0, 9), 11 * S);
+    c.args.push("local", Arg::Addr(SockAddr::Inet { ip: own.into(), port: 8080 }));
+    dns.observe(&mut c, |_| Vec::new());
+    assert_eq!(c.args.str("local_name"), Some("web.shop.test"));
+    assert_eq!(c.args.str("addr_name"), None);
+}
+
+#[test]
 fn names_expire_after_their_ttl_but_not_before_the_floor() {
     let mut dns = Dns::default();
     let ip = Ipv4Addr::new(127, 0, 0, 7);
