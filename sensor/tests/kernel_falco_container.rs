@@ -192,7 +192,9 @@ fn kubernetes_api_contacted_by_name() {
         return;
     }
     if !std::path::Path::new(DNSMASQ).exists() {
-        falco::runtime_support::skip_or_fail("dnsmasq missing (apt package dnsmasq-base; scripts/setup.sh installs it)");
+        falco::runtime_support::skip_or_fail(
+            "dnsmasq missing (apt package dnsmasq-base; scripts/setup.sh installs it)",
+        );
         return;
     }
     let t = tag("k8sapi");

@@ -169,32 +169,36 @@ fn daemonset_capabilities_suffice_and_each_is_needed() {
     s.stop();
     drop(d);
 
-    // Each one dropped: a named check fails, naming it and its use; an
-    // optional one turns its capability off, says so and names it.
     for missing in &caps {
-        let fewer: Vec<String> = caps.iter().filter(|c| *c != missing).cloned().collect();
-        let mut s = start(&fewer, &args, Path::new("/nonexistent.sock"));
-        if let Some((_, off)) = OPTIONAL.iter().find(|(c, _)| c == missing) {
-            let ready = s.stderr.wait_for(Duration::from_secs(60), |l| l.contains("sensor: ready"));
-            let err = s.stderr.text();
-            assert!(ready.is_some(), "an optional CAP_{missing} stops the start:\n{err}");
-            let said: Vec<&str> = err.lines().filter(|l| l.contains(off)).collect();
-            assert_eq!(said.len(), 1, "said once without CAP_{missing}:\n{err}");
-            assert!(said[0].contains(&format!("CAP_{missing}")), "{err}");
-            assert!(!err.contains("missing CAP_"), "no start-up check fails without CAP_{missing}:\n{err}");
-            s.stop();
-            continue;
-        }
-        let status = s.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| {
-            panic!("started without CAP_{missing}:\n{}", s.stderr.text());
-        });
-        assert!(!status.success());
-        let err = s.stderr.text();
-        let named: Vec<&str> = err.lines().filter(|l| l.contains("missing CAP_")).collect();
-        assert_eq!(named.len(), 1, "exactly one check fails without CAP_{missing}:\n{err}");
-        assert!(named[0].contains(&format!("missing CAP_{missing} (needed for ")), "{err}");
-        assert!(named[0].trim_start().starts_with("- check "), "a named check: {err}");
+        start_without(&caps, missing, &args);
     }
     let _ = nobody.kill();
     let _ = nobody.wait();
+}
+
+/// A start without `missing` only: a named check fails, naming it and its
+/// use; an optional one turns its feature off, says so and names it.
+fn start_without(caps: &[String], missing: &str, args: &[String]) {
+    let fewer: Vec<String> = caps.iter().filter(|c| *c != missing).cloned().collect();
+    let mut s = start(&fewer, args, Path::new("/nonexistent.sock"));
+    if let Some((_, off)) = OPTIONAL.iter().find(|(c, _)| *c == missing) {
+        let ready = s.stderr.wait_for(Duration::from_secs(60), |l| l.contains("sensor: ready"));
+        let err = s.stderr.text();
+        assert!(ready.is_some(), "an optional CAP_{missing} stops the start:\n{err}");
+        let said: Vec<&str> = err.lines().filter(|l| l.contains(off)).collect();
+        assert_eq!(said.len(), 1, "said once without CAP_{missing}:\n{err}");
+        assert!(said[0].contains(&format!("CAP_{missing}")), "{err}");
+        assert!(!err.contains("missing CAP_"), "no start-up check fails without CAP_{missing}:\n{err}");
+        s.stop();
+        return;
+    }
+    let status = s.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| {
+        panic!("started without CAP_{missing}:\n{}", s.stderr.text());
+    });
+    assert!(!status.success());
+    let err = s.stderr.text();
+    let named: Vec<&str> = err.lines().filter(|l| l.contains("missing CAP_")).collect();
+    assert_eq!(named.len(), 1, "exactly one check fails without CAP_{missing}:\n{err}");
+    assert!(named[0].contains(&format!("missing CAP_{missing} (needed for ")), "{err}");
+    assert!(named[0].trim_start().starts_with("- check "), "a named check: {err}");
 }

@@ -181,33 +181,39 @@ fn run_sensor_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
 /// The UDP storm on a non-DNS port three ways, interleaved per round: no
 /// sensor; `sensor events --type execve --no-dns`; the same with the DNS
 /// programs on the cgroup root. The two sensor runs differ only in the
-/// cgroup_skb programs, so their ratio is what those cost other traffic.
+/// `cgroup_skb` programs, so their ratio is what those cost other traffic.
 fn run_dns_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
-    let n = a.datagrams;
+    let count = a.datagrams;
     let (mut base, mut off, mut on) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..a.rounds {
-        base.push(time_workload(Kind::Udp, n)?);
+        base.push(time_workload(Kind::Udp, count)?);
         // Alternate which sensor run goes first: no position bias.
         for dns in if round % 2 == 0 { [false, true] } else { [true, false] } {
             let args: &[&str] =
                 if dns { &["events", "--type", "execve,dns"] } else { &["events", "--type", "execve", "--no-dns"] };
             let r = start(Command::new(sensor).args(args), Some("sensor: ready"))?;
-            let t = time_workload(Kind::Udp, n)?;
+            let t = time_workload(Kind::Udp, count)?;
             if dns && r.dns_off.load(std::sync::atomic::Ordering::Relaxed) {
                 bail!("the sensor ran with DNS capture off: nothing to measure");
             }
-            if dns { on.push(t) } else { off.push(t) }
+            if dns {
+                on.push(t);
+            } else {
+                off.push(t);
+            }
             stop(r)?;
         }
         eprintln!("round {round} udp: base {:?} dns off {:?} dns on {:?}", base[round], off[round], on[round]);
     }
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    // Counts up to millions: exact in an f64.
+    #[allow(clippy::cast_precision_loss)]
+    let rate = |d: Duration| count as f64 / d.as_secs_f64();
     let best = |v: &[Duration]| v.iter().copied().min().unwrap_or_default();
     let (bb, fb, ob) = (best(&base), best(&off), best(&on));
     let (b, f, o) = (median(base), median(off), median(on));
     println!();
     println!(
-        "| UDP storm ({n} datagrams, 64 B, loopback, port != 53) | median | datagrams/s | vs DNS off | best | datagrams/s | vs DNS off |"
+        "| UDP storm ({count} datagrams, 64 B, loopback, port != 53) | median | datagrams/s | vs DNS off | best | datagrams/s | vs DNS off |"
     );
     println!("|---|---|---|---|---|---|---|");
     for (what, m, bst, mref, bref) in [
