@@ -137,6 +137,40 @@ fn resolve_then_connect_names_the_address() {
     assert!(c2["args"].get("addr_name").is_none(), "{c2}");
 }
 
+/// DNS over TCP (what resolvers fall back to for a truncated answer): the
+/// two-byte length prefix is skipped, each direction is one event, and the
+/// answer teaches the name as over UDP.
+#[test]
+fn a_query_over_tcp_is_decoded() {
+    use std::io::{Read as _, Write as _};
+    let Some(s) = sensor() else { return };
+    let _port53 = PORT_53.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(_server) = dnsmasq() else { return };
+    let name = format!("{}.{ZONE}", unique("tcp"));
+    let msg = query(0x7c90, &name);
+    let mut c = TcpStream::connect("127.0.0.1:53").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let len = u16::try_from(msg.len()).unwrap().to_be_bytes();
+    c.write_all(&[&len[..], &msg].concat()).unwrap();
+    let mut len = [0u8; 2];
+    c.read_exact(&mut len).unwrap();
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    c.read_exact(&mut answer).unwrap();
+    let m = Message::from_vec(&answer).unwrap();
+    assert_eq!(m.answers.len(), 1, "dnsmasq answered over TCP: {m:?}");
+
+    let q = s.wait_for("the TCP query", |e| dns(e, "query", "egress", &name));
+    assert_eq!(arg(&q, "proto"), "tcp", "{q}");
+    assert_eq!(arg(&q, "id"), 0x7c90);
+    assert_eq!(arg(&q, "server")["port"], 53);
+    assert_eq!(q["pid"], me());
+    let a = s.wait_for("the TCP answer", |e| dns(e, "response", "ingress", &name));
+    assert_eq!(arg(&a, "proto"), "tcp", "{a}");
+    assert_eq!(arg(&a, "answers"), &serde_json::json!([ANSWER.to_string()]));
+    assert!(a["args"].get("error").is_none(), "decoded whole: {a}");
+    assert_eq!(a["pid"], me(), "the cookie joins it to this task");
+}
+
 #[test]
 fn rules_see_dns_events_and_resolved_names() {
     let _port53 = PORT_53.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
