@@ -211,8 +211,12 @@ fn resolved_names_of_either_end() {
     let u = users();
     let inet = |ip: &str, port| Arg::Addr(SockAddr::Inet { ip: ip.parse().unwrap(), port });
     let mut t = FdTable::new(16, 16);
-    let s = event("socket", 4, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1)), ("proto", Arg::UInt(0))]);
-    t.observe(&s, None);
+    let mut tcp_socket = |fd| {
+        let s = event("socket", fd, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1)), ("proto", Arg::UInt(0))]);
+        t.observe(&s, None);
+    };
+    tcp_socket(4);
+    tcp_socket(5);
     let c = event(
         "connect",
         0,
@@ -230,8 +234,6 @@ fn resolved_names_of_either_end() {
     assert_eq!(g("fd.cip.name"), None, "nobody resolved the client's own address");
     assert_eq!(g("fd.lip.name"), None);
 
-    let l = event("socket", 5, vec![("domain", Arg::UInt(2)), ("type", Arg::UInt(1)), ("proto", Arg::UInt(0))]);
-    t.observe(&l, None);
     let a = event(
         "accept4",
         6,
