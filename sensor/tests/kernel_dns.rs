@@ -148,16 +148,16 @@ fn a_query_over_tcp_is_decoded() {
     let Some(_server) = dnsmasq() else { return };
     let name = format!("{}.{ZONE}", unique("tcp"));
     let msg = query(0x7c90, &name);
-    let mut c = TcpStream::connect("127.0.0.1:53").unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut conn = TcpStream::connect("127.0.0.1:53").unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let len = u16::try_from(msg.len()).unwrap().to_be_bytes();
-    c.write_all(&[&len[..], &msg].concat()).unwrap();
+    conn.write_all(&[&len[..], &msg].concat()).unwrap();
     let mut len = [0u8; 2];
-    c.read_exact(&mut len).unwrap();
+    conn.read_exact(&mut len).unwrap();
     let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    c.read_exact(&mut answer).unwrap();
-    let m = Message::from_vec(&answer).unwrap();
-    assert_eq!(m.answers.len(), 1, "dnsmasq answered over TCP: {m:?}");
+    conn.read_exact(&mut answer).unwrap();
+    let reply = Message::from_vec(&answer).unwrap();
+    assert_eq!(reply.answers.len(), 1, "dnsmasq answered over TCP: {reply:?}");
 
     let q = s.wait_for("the TCP query", |e| dns(e, "query", "egress", &name));
     assert_eq!(arg(&q, "proto"), "tcp", "{q}");
