@@ -292,12 +292,16 @@ fn a_query_from_a_container_is_attributed_to_it() {
     // The container's own resolv.conf names 127.0.0.1; it asks that server
     // and then another one. Its network namespace is its own (--network
     // none): both queries stay on the container's loopback, unanswered.
+    // Each nslookup exits at once (port unreachable); the container's init
+    // stays (as a running container's does) so the resolver is read through
+    // it however far the sensor's reader lags behind (it has lagged seconds
+    // with several sensors starting at once in CI); the drop removes it.
     let conf = d.dir().join("resolv.conf");
     std::fs::write(&conf, "nameserver 127.0.0.1\n").unwrap();
     let good = format!("{}.{ZONE}", unique("ctr"));
     let other = format!("{}.{ZONE}", unique("ctr-other"));
     let script = format!(
-        "/bin/busybox nslookup {good} 127.0.0.1 >/dev/null 2>&1 & /bin/busybox nslookup {other} 127.0.0.2 >/dev/null 2>&1 & sleep 3"
+        "/bin/busybox nslookup {good} 127.0.0.1 >/dev/null 2>&1 & /bin/busybox nslookup {other} 127.0.0.2 >/dev/null 2>&1 & sleep 120"
     );
     let mount = format!("{}:/etc/resolv.conf:ro", conf.display());
     let id = d
