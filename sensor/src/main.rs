@@ -1,6 +1,7 @@
 //! `sensor`: command-line edge of the agent.
 
 mod authoring;
+mod baseline_cmd;
 
 use std::collections::HashSet;
 use std::io::{BufRead as _, BufWriter, Write as _};
@@ -55,6 +56,9 @@ enum Cmd {
     /// Configuration-file tools.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Learned workload profiles: review, export, import, approve, reset.
+    #[command(subcommand)]
+    Baseline(baseline_cmd::BaselineCmd),
 }
 
 #[derive(Subcommand)]
@@ -240,6 +244,8 @@ struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 2)]
     watch_interval: u64,
     #[command(flatten)]
+    baseline: baseline_cmd::BaselineArgs,
+    #[command(flatten)]
     kernel: KernelArgs,
 }
 
@@ -264,6 +270,8 @@ struct ReplayArgs {
     output: OutputArgs,
     #[command(flatten)]
     delivery: DeliveryArgs,
+    #[command(flatten)]
+    baseline: baseline_cmd::BaselineArgs,
     /// Recorded events, one JSON object per line (`-` for stdin).
     events: PathBuf,
 }
@@ -548,7 +556,8 @@ fn wiring<'a>(oc: &OutputConfig, outputs: Option<&'a (OutputsConfig, bool)>) -> 
     }
 }
 
-async fn run(a: RunArgs, select: Vec<RuleSelection>) -> anyhow::Result<()> {
+async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
+    a.baseline.enable_rules(&mut select);
     let (oc, cfg) = output_config_and_file(&a.output)?;
     let outputs = outputs_config(&a.delivery, &cfg)?;
     let watch = Watch {
@@ -568,6 +577,7 @@ async fn run(a: RunArgs, select: Vec<RuleSelection>) -> anyhow::Result<()> {
     metrics.rules_skipped.set(skipped as i64);
     serve_metrics(&a.kernel, &metrics).await?;
     let mut detector = detector(rules, &oc).with_live_fds();
+    detector.baselines = a.baseline.open(pipeline::boot_to_unix_ns())?;
     detector.meta = metadata_sources(a.runtime_sockets, &metrics).await;
     // Not `stdout().lock()`: a configured stdout output writes from its own
     // thread and would wait for that lock until the sensor stops.
@@ -652,7 +662,8 @@ async fn metadata_sources(sockets: Vec<(PathBuf, SocketKind)>, metrics: &Metrics
     MetaStore::new(Some(tx), Some(rx))
 }
 
-async fn replay(a: ReplayArgs, select: Vec<RuleSelection>) -> anyhow::Result<()> {
+async fn replay(a: ReplayArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
+    a.baseline.enable_rules(&mut select);
     let (oc, cfg) = output_config_and_file(&a.output)?;
     let outputs = outputs_config(&a.delivery, &cfg)?;
     let (rules, _) = rules_or_fail(&a.rules, select)?;
@@ -666,7 +677,9 @@ async fn replay(a: ReplayArgs, select: Vec<RuleSelection>) -> anyhow::Result<()>
     // Recorded views carry boot-clock start times of the recording host.
     let metrics = Metrics::new();
     let out = BufWriter::new(std::io::stdout().lock());
-    let mut sink = wire::alert_sink(detector(rules, &oc), &wiring(&oc, outputs.as_ref()), &metrics, out)?;
+    let mut det = detector(rules, &oc);
+    det.baselines = a.baseline.open(pipeline::boot_to_unix_ns())?;
+    let mut sink = wire::alert_sink(det, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
     let (mut events, mut bad) = (0u64, 0u64);
     for (i, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", a.events.display()))?;
@@ -733,6 +746,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Run(a) => rt.block_on(run(a, select)),
         Cmd::Replay(a) => rt.block_on(replay(a, select)),
         Cmd::Fields(a) => authoring::fields(&a),
+        Cmd::Baseline(c) => baseline_cmd::run(c),
         Cmd::Config(ConfigCmd::Check { paths }) => {
             let mut ok = true;
             for p in &paths {

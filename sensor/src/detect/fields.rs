@@ -22,6 +22,8 @@ pub struct EventFields<'a> {
     pub hostname: &'a str,
     /// Wall clock minus boot clock, to age processes (`proc.duration`).
     pub boot_to_unix_ns: i128,
+    /// What the workload's learned profile says of the event.
+    pub baseline: Option<&'a crate::detect::baseline::Verdict>,
 }
 
 fn s(v: &str) -> FieldValue<'_> {
@@ -356,6 +358,13 @@ impl FieldSource for EventFields<'_> {
         let v = self.view();
         match field {
             FieldId::EvtNum => Some(FieldValue::U64(ev.num)),
+            FieldId::BaselineStatus
+            | FieldId::BaselineKey
+            | FieldId::BaselineKind
+            | FieldId::BaselineItem
+            | FieldId::BaselineKnown
+            | FieldId::ProcIsBaseline
+            | FieldId::FdIsBaseline => baseline::get(self.baseline?, field),
             // The clock strings (evt.time.s, evt.datetime...) are rendered
             // from the nanoseconds by the output formatter, in its zone.
             FieldId::EvtTime
@@ -552,6 +561,7 @@ impl FieldSource for EventFields<'_> {
     }
 }
 
+mod baseline;
 mod dns;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Detection: every enriched event goes through the fd table and the rule
 //! engine; matches become Falco alerts.
 
+pub mod baseline;
 pub mod fields;
 pub mod fixtures;
 pub mod flags;
@@ -32,6 +33,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("rules/40_privilege_escape.yaml (built in)", include_str!("../../../rules/40_privilege_escape.yaml")),
     ("rules/50_network_impact.yaml (built in)", include_str!("../../../rules/50_network_impact.yaml")),
     ("rules/60_dns.yaml (built in)", include_str!("../../../rules/60_dns.yaml")),
+    ("rules/70_baseline.yaml (built in)", include_str!("../../../rules/70_baseline.yaml")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +124,8 @@ pub struct Detector {
     boot_to_unix_ns: i128,
     /// Alerts emitted, by rule name.
     pub fired: HashMap<String, u64>,
+    /// Learned profiles per workload (`--baseline-dir`); `None`: off.
+    pub baselines: Option<baseline::Baselines>,
 }
 
 impl Detector {
@@ -161,6 +165,7 @@ impl Detector {
             opts,
             boot_to_unix_ns,
             fired: HashMap::new(),
+            baselines: None,
         }
     }
 
@@ -269,14 +274,17 @@ impl Detector {
             Some(c) => self.container_users.get(&c.id).cloned(),
             None => None,
         };
-        let fields = EventFields {
+        let mut fields = EventFields {
             ev,
             meta: meta.as_deref(),
             fd: fd.as_ref(),
             users: users.as_deref().unwrap_or(&self.users),
             hostname: &self.hostname,
             boot_to_unix_ns: self.boot_to_unix_ns,
+            baseline: None,
         };
+        let verdict = self.baselines.as_mut().and_then(|b| b.observe(&fields));
+        fields.baseline = verdict.as_ref();
         let mut hits = Vec::new();
         self.rules.evaluate(&fields, &mut hits);
         let mut alerts: Vec<Alert> = hits.iter().map(|r| Alert::new(r, &fields, ev.ts, &self.opts)).collect();

@@ -1,5 +1,6 @@
 //! Prometheus metrics: every loss the sensor can suffer has a counter.
 
+pub mod baseline;
 pub mod dns;
 pub mod server;
 
@@ -45,6 +46,8 @@ pub struct Metrics {
     pub health: std::sync::Arc<Health>,
     /// `sensor_dns_*`.
     pub dns: dns::DnsMetrics,
+    /// `sensor_baseline_*`.
+    pub baseline: baseline::BaselineMetrics,
 }
 
 /// One event in this many has its rule evaluation timed.
@@ -176,6 +179,7 @@ impl Metrics {
         registry.register(Box::new(rule_reload_failures.clone())).expect("unique");
         Self {
             dns: dns::DnsMetrics::register(&registry),
+            baseline: baseline::BaselineMetrics::register(&registry),
             registry,
             events,
             kernel_losses,

@@ -58,6 +58,8 @@ pub struct AlertSink<W: Write> {
     /// Restarts the outputs when a reload changes them (`None`: a reload
     /// keeps them).
     pub outputs_control: Option<OutputsControl>,
+    /// `sensor_baseline_*`, updated from the detector's baselines.
+    pub baseline_metrics: Option<crate::metrics::baseline::BaselineMetrics>,
 }
 
 /// What a configuration reload can change after detection: how alerts are
@@ -87,6 +89,7 @@ impl<W: Write> AlertSink<W> {
             evaluated: 0,
             reloads: None,
             outputs_control: None,
+            baseline_metrics: None,
         }
     }
 
@@ -192,6 +195,11 @@ impl<W: Write> AlertSink<W> {
     }
 }
 
+/// Wall clock, ns since the epoch.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// The alert for a `sensor_loss` event, shaped by the same options as the
 /// rules' alerts.
 pub fn loss_alert(ev: &Event, opts: &AlertOptions) -> Alert {
@@ -246,6 +254,11 @@ pub fn reload_failed_alert(report: &str, opts: &AlertOptions) -> Alert {
 impl<W: Write> Sink for AlertSink<W> {
     fn emit(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
         if ev.category == Category::Sensor {
+            if let Some(b) = &mut self.detector.baselines
+                && let Some(n) = ev.args.int("count")
+            {
+                b.note_loss(n.unsigned_abs());
+            }
             let a = loss_alert(ev, self.detector.alert_options());
             m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
             return self.write(&a, ev.ts);
@@ -276,6 +289,12 @@ impl<W: Write> Sink for AlertSink<W> {
         if let Some(st) = &mut self.stages {
             st.tick();
         }
+        if let Some(b) = &mut self.detector.baselines {
+            b.tick(now_ns(), false);
+            if let Some(bm) = &mut self.baseline_metrics {
+                bm.update(&b.stats);
+            }
+        }
         self.out.flush().map_err(PipelineError::Output).inspect_err(|e| warn!("flushing alerts: {e}"))
     }
 
@@ -283,6 +302,12 @@ impl<W: Write> Sink for AlertSink<W> {
         self.detector.meta.poll();
         for ev in self.held.drain() {
             self.detect(&ev, m)?;
+        }
+        if let Some(b) = &mut self.detector.baselines {
+            b.close(now_ns());
+            if let Some(bm) = &mut self.baseline_metrics {
+                bm.update(&b.stats);
+            }
         }
         self.flush(m)
     }

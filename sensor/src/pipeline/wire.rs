@@ -59,6 +59,7 @@ pub fn alert_sink<W: Write>(
     sink.write_lines = !(wiring.outputs.is_some() && wiring.replaces_stdout);
     sink.stages = stages;
     sink.outputs_control = control;
+    sink.baseline_metrics = Some(metrics.baseline.clone());
     Ok(sink)
 }
 

@@ -510,6 +510,23 @@ fields! {
     DnsMalformed = "dns.malformed": Bool;
     /// True when the server is one the process's /etc/resolv.conf names (absent when unknown).
     DnsServerConfigured = "dns.server.configured": Bool;
+    // baseline.* (the learned profile of the event's workload; filled on
+    // the events a profile records: exec, write, sensitive read, connect,
+    // listen, rare syscalls)
+    /// Mode of the workload's profile: learning, enforcing, approved, or unstable (kept changing after learning).
+    BaselineStatus = "baseline.status": Str;
+    /// Key of the workload's profile: pod:NAMESPACE/KIND/NAME/CONTAINER, image:REPOSITORY or host:EXE <- PARENT.
+    BaselineKey = "baseline.key": Str;
+    /// What the event adds to a profile: exec, write, read, connect, listen or syscall.
+    BaselineKind = "baseline.kind": Str;
+    /// The event's generalised profile item (/usr/bin/curl <- /bin/sh, /tmp/tmp.*, tcp example.com:443, tcp 8080, ptrace).
+    BaselineItem = "baseline.item": Str;
+    /// True when the profile knew the event's item before this event.
+    BaselineKnown = "baseline.known": Bool;
+    /// True when the process (its executable with its parent's) is in its workload's profile.
+    ProcIsBaseline = "proc.is_baseline": Bool;
+    /// True when the event's file, destination or port is in its workload's profile.
+    FdIsBaseline = "fd.is_baseline": Bool;
     // container.*
     /// Short (12 character) container id, or 'host' for processes outside containers.
     ContainerId = "container.id": Str;

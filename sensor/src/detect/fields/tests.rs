@@ -82,7 +82,7 @@ fn users() -> Users {
 }
 
 fn get(ev: &Event, fd: Option<&FdInfo>, u: &Users, f: &str) -> Option<String> {
-    let fields = EventFields { ev, meta: None, fd, users: u, hostname: "node-1", boot_to_unix_ns: 0 };
+    let fields = EventFields { ev, meta: None, fd, users: u, hostname: "node-1", boot_to_unix_ns: 0, baseline: None };
     let r = crate::rules::fields::resolve(f, None).ok().or_else(|| {
         let (name, arg) = f.split_once('[')?;
         crate::rules::fields::resolve(name, Some(arg.trim_end_matches(']'))).ok()
@@ -315,7 +315,7 @@ fn container_mounts_are_looked_up_by_source_glob_or_index() {
         },
         pod: None,
     };
-    let fields = EventFields { ev: &e, meta: Some(&meta), fd: None, users: &u, hostname: "n", boot_to_unix_ns: 0 };
+    let fields = EventFields { ev: &e, meta: Some(&meta), fd: None, users: &u, hostname: "n", boot_to_unix_ns: 0, baseline: None };
     let g = |f: &str, arg: &str| {
         let r = crate::rules::fields::resolve(f, Some(arg)).unwrap();
         fields.get(r.id, r.arg.as_ref()).map(|v| match v {
