@@ -1,0 +1,183 @@
+//! Learned baselines on the real kernel, in real Docker containers of a
+//! private dockerd (`--network none`): a workload learns, then enforces,
+//! and a restart in the middle of learning loses nothing. The containers
+//! run the falco tests' image (busybox and a static helper); a plain
+//! Docker container's profile is keyed by its image repository.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod falco;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::Sensor;
+use falco::docker::Container;
+use serde_json::Value;
+
+/// The key of the falco image's containers.
+const KEY: &str = "image:falcotest";
+
+/// One test at a time: each sensor sees every container of the machine,
+/// and both tests' containers share the image (and so the profile key).
+static TURN: Mutex<()> = Mutex::new(());
+
+fn start(dir: &Path, learn: &str) -> Option<Sensor> {
+    if !common::kernel_tests_can_run() {
+        return None;
+    }
+    falco::helper()?;
+    let socket = falco::docker::runtime_socket_arg()?;
+    let d = dir.display().to_string();
+    Some(Sensor::start(&[
+        "run",
+        "--syscall-hooks",
+        "btf",
+        "--rule-matching",
+        "all",
+        "--runtime-socket",
+        &socket,
+        "--baseline-dir",
+        &d,
+        "--baseline-learn",
+        learn,
+        "--baseline-min-events",
+        "20",
+        "--baseline-containers-only",
+    ]))
+}
+
+/// The workload's usual work, in one shell: run the helper (a UDP connect
+/// to port 7001), write a file named after the shell's pid.
+fn usual(c: &Container) {
+    let out = c.exec(&[], &["sh", "-c", "fhelper connect 127.0.0.1 7001 udp; echo x > /tmp/data.$$; true"]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn baseline_alert(a: &Value) -> bool {
+    a["rule"].as_str().is_some_and(|r| r.starts_with("Unexpected")) && a["output_fields"]["baseline.key"] == KEY
+}
+
+fn profile(dir: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["baseline", "show", "--dir"])
+        .arg(dir)
+        .arg(KEY)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls the profile file until `pred` holds (the agent writes every 5 s).
+fn wait_profile(dir: &Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + Duration::from_secs(40);
+    loop {
+        let p = profile(dir);
+        if pred(&p) {
+            return p;
+        }
+        assert!(Instant::now() < end, "profile never {what}:\n{p}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_container_learns_then_alerts_once_per_new_behaviour() {
+    let _turn = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = start(dir.path(), "8s") else { return };
+    let c = Container::start("baseline-learn", &[]).unwrap();
+    // Learning: the same work until the profile enforces (8 s watched).
+    let end = Instant::now() + Duration::from_secs(60);
+    while !s.stderr.lock().unwrap().iter().any(|l| l.contains(&format!("baseline {KEY}: enforcing"))) {
+        assert!(Instant::now() < end, "never enforcing\n{}", s.diagnosis());
+        usual(&c);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(s.all(baseline_alert).is_empty(), "alerts while learning: {:?}", s.all(baseline_alert));
+    // Enforcing: the usual work again, then three new things.
+    usual(&c);
+    usual(&c);
+    let new = "scp --tag=x; fhelper connect 127.0.0.1 7002 udp; mkdir -p /srv/new && echo x > /srv/new/file";
+    let out = c.exec(&[], &["sh", "-c", new]);
+    assert!(out.status.success() || out.status.code().is_some(), "{out:?}");
+    let want = ["Unexpected process in workload", "Unexpected outbound connection", "Unexpected file write"];
+    for rule in want {
+        s.wait_for(rule, |a| baseline_alert(a) && a["rule"] == rule);
+    }
+    // A marker after them: every alert of the work above has been written.
+    let marker = c.exec(&[], &["sh", "-c", "mkdir -p /srv/marker && echo x > /srv/marker/file"]);
+    assert!(marker.status.success());
+    s.wait_for("the marker's write", |a| {
+        baseline_alert(a) && a["output_fields"]["fd.name"].as_str() == Some("/srv/marker/file")
+    });
+    let alerts = s.all(baseline_alert);
+    let got: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| (a["rule"].as_str().unwrap().to_owned(), a["output_fields"]["baseline.item"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Unexpected process in workload".to_owned(), "/usr/bin/scp <- /bin/busybox".to_owned()),
+            ("Unexpected outbound connection".to_owned(), "udp 127.0.0.1:7002".to_owned()),
+            ("Unexpected file write".to_owned(), "/srv/new/file".to_owned()),
+            ("Unexpected file write".to_owned(), "/srv/marker/file".to_owned()),
+        ],
+        "exactly one alert per new behaviour, none for the usual work: {alerts:#?}"
+    );
+    let a = &alerts[0];
+    assert_eq!(a["output_fields"]["baseline.status"], "enforcing");
+    assert_eq!(a["output_fields"]["container.id"], c.short_id());
+    // The profile on disk says what it learned and what deviated.
+    let p = wait_profile(dir.path(), "shows the deviations", |p| p.contains("deviations: 4"));
+    for item in ["/usr/bin/fhelper <- /bin/busybox", "udp 127.0.0.1:7001", "/tmp/data.*", "mode: enforcing"] {
+        assert!(p.contains(item), "{item} missing:\n{p}");
+    }
+    s.stop();
+}
+
+/// `key: value` of the profile's YAML.
+fn number(profile: &str, key: &str) -> u64 {
+    profile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_restart_in_the_middle_of_learning_loses_nothing() {
+    let _turn = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = start(dir.path(), "1h") else { return };
+    let c = Container::start("baseline-restart", &[]).unwrap();
+    for _ in 0..3 {
+        usual(&c);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    wait_profile(dir.path(), "learned the usual work", |p| p.contains("/tmp/data.*") && p.contains("udp 127.0.0.1:7001"));
+    // SIGTERM: what was learned since the last write is written on the way out.
+    s.stop();
+    let before = profile(dir.path());
+    let (events, learned) = (number(&before, "events"), number(&before, "learnedSeconds"));
+    assert!(events > 0 && learned >= 1, "{before}");
+    assert!(before.contains("mode: learning"), "{before}");
+
+    let Some(s) = start(dir.path(), "1h") else { return };
+    // Something new after the restart, beside the usual work.
+    usual(&c);
+    let out = c.exec(&[], &["sh", "-c", "mkdir -p /var/after && echo x > /var/after/restart"]);
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_secs(2));
+    s.stop();
+    let after = profile(dir.path());
+    for item in ["/tmp/data.*", "udp 127.0.0.1:7001", "/usr/bin/fhelper <- /bin/busybox", "/var/after/restart"] {
+        assert!(after.contains(item), "{item} missing after the restart:\n{after}");
+    }
+    assert!(after.contains("mode: learning"), "{after}");
+    assert!(number(&after, "events") > events, "events counted on: {before}\n{after}");
+    assert!(number(&after, "learnedSeconds") >= learned, "learned time kept: {before}\n{after}");
+    assert!(s.all(baseline_alert).is_empty(), "a learning profile never alerts");
+}
