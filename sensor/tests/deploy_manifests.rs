@@ -45,6 +45,7 @@ fn base_has_every_object_the_issue_lists() {
         "Service",
         "ServiceMonitor",
         "PrometheusRule",
+        "CustomResourceDefinition",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
@@ -68,7 +69,7 @@ fn base_has_every_object_the_issue_lists() {
     // Every other object lives in the sensor namespace.
     for o in &objs {
         let kind = o["kind"].as_str().unwrap();
-        if !["Namespace", "ClusterRole", "ClusterRoleBinding"].contains(&kind) {
+        if !["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"].contains(&kind) {
             assert_eq!(o["metadata"]["namespace"], "sensor", "{kind}");
         }
     }
@@ -224,4 +225,84 @@ fn config_maps_hold_a_valid_configuration_and_rules() {
         assert!(out.status.success(), "{dir}: {}", String::from_utf8_lossy(&out.stdout));
         assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings"));
     }
+}
+
+/// Validates `objects` against the SensorProfile CRD's schema with Python's
+/// jsonschema (kubernetes-validate's own dependency); one line per object.
+fn validate_profiles(schema: &Value, objects: &[Value]) -> (bool, String) {
+    let script = r"
+import json, sys, jsonschema
+d = json.load(sys.stdin)
+bad = 0
+for o in d['objects']:
+    try:
+        jsonschema.validate(o, d['schema'])
+        print('ok', o['metadata']['name'])
+    except jsonschema.ValidationError as e:
+        bad += 1
+        print('FAIL', o['metadata']['name'], e.message)
+sys.exit(1 if bad else 0)
+";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::json!({"schema": schema, "objects": objects});
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn exported_profiles_validate_against_the_sensor_profile_crd() {
+    use sensor::detect::baseline::item::{Item, ItemKind};
+    use sensor::detect::baseline::key::ProfileKey;
+    use sensor::detect::baseline::profile::ProfileDoc;
+    use sensor::detect::baseline::store;
+    if !have("python3", &["-c", "import jsonschema"]) {
+        skip_or_fail("python3 jsonschema missing (installed with kubernetes-validate by scripts/setup.sh)");
+        return;
+    }
+    let Some(objs) = render("deploy") else { return };
+    let crd = deploy::find(&objs, "CustomResourceDefinition");
+    assert_eq!(crd["spec"]["names"]["kind"], "SensorProfile");
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(
+        format!("{}/{}", crd["spec"]["group"].as_str().unwrap(), version["name"].as_str().unwrap()),
+        sensor::detect::baseline::profile::API_VERSION
+    );
+    let schema = &version["schema"]["openAPIV3Schema"];
+    // Profiles of each scope, written as the agent writes them, exported by
+    // the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = [
+        ProfileKey::Pod { namespace: "prod".into(), kind: "Deployment".into(), name: "web".into(), container: "app".into() },
+        ProfileKey::Image { repository: "docker.io/library/nginx".into() },
+        ProfileKey::Host { exe: "/usr/sbin/sshd".into(), parent: "/usr/lib/systemd/systemd".into() },
+    ];
+    for k in keys {
+        let mut p = ProfileDoc::new(k);
+        p.learn(&Item { kind: ItemKind::Exec, text: "/usr/bin/curl <- /bin/sh".into() }, 512);
+        p.learn(&Item { kind: ItemKind::Connect, text: "tcp api.example.com:443".into() }, 512);
+        p.status.events = 10;
+        p.status.lost_events = 2;
+        p.status.overflow.insert("write".into(), 3);
+        store::write_atomic(&store::file_of(dir.path(), &p.metadata.name), &store::encode(&p).unwrap()).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sensor")).args(["baseline", "export", "--dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported = deploy::parse_documents(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(exported.len(), 3, "{exported:?}");
+    let (ok, report) = validate_profiles(schema, &exported);
+    assert!(ok, "{report}");
+    assert_eq!(report.matches("ok ").count(), 3, "{report}");
+    // A mode the CRD does not know, a missing key: rejected.
+    let mut bad = exported.clone();
+    bad[0]["spec"]["mode"] = serde_json::json!("sleeping");
+    bad[1]["spec"].as_object_mut().unwrap().remove("key");
+    let (ok, report) = validate_profiles(schema, &bad);
+    assert!(!ok && report.matches("FAIL").count() == 2, "{report}");
 }

@@ -41,6 +41,7 @@ fn local_args(objs: &[serde_json::Value], dir: &Path) -> Vec<String> {
     deploy::args(objs)
         .into_iter()
         .map(|a| if a.starts_with("--listen=") { "--listen=127.0.0.1:0".to_owned() } else { a })
+        .map(|a| a.replace(&format!("={}/", state.0), &format!("={}/", dir.join("state").display())))
         .map(|a| a.replace(&format!("{}/", m.config_dir), &format!("{}/", dir.display())))
         .collect()
 }
