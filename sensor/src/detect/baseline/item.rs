@@ -79,7 +79,7 @@ fn sensitive_read(path: &str) -> bool {
 }
 
 /// Syscalls rare enough in a workload that each is an item of its own.
-const SENSITIVE_SYSCALLS: &[&str] = &[
+pub const SENSITIVE_SYSCALLS: &[&str] = &[
     "ptrace",
     "mount",
     "umount2",
@@ -98,6 +98,33 @@ const SENSITIVE_SYSCALLS: &[&str] = &[
     "userfaultfd",
     "chroot",
 ];
+
+/// One of [`SENSITIVE_SYSCALLS`]: a `match` (a length switch, then one
+/// comparison) for the hot path's every other syscall.
+pub(super) fn sensitive_syscall(name: &str) -> bool {
+    let hit = matches!(
+        name,
+        "ptrace"
+            | "mount"
+            | "umount2"
+            | "unshare"
+            | "setns"
+            | "bpf"
+            | "init_module"
+            | "finit_module"
+            | "setuid"
+            | "setgid"
+            | "setreuid"
+            | "setregid"
+            | "setresuid"
+            | "setresgid"
+            | "memfd_create"
+            | "userfaultfd"
+            | "chroot"
+    );
+    debug_assert_eq!(hit, SENSITIVE_SYSCALLS.contains(&name));
+    hit
+}
 
 /// Whether a path component looks generated: a number (pids, dates), a
 /// run of digits or digits in a longer word (counters, hashes, mktemp's
@@ -139,7 +166,22 @@ fn generalise_component(c: &str) -> String {
 
 /// A path with its generated components collapsed.
 pub fn generalise_path(path: &str) -> String {
-    path.split('/').map(generalise_component).collect::<Vec<_>>().join("/")
+    // Only digits make a part generated: most paths have none.
+    if !path.bytes().any(|b| b.is_ascii_digit()) {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, c) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if c.bytes().any(|b| b.is_ascii_digit()) {
+            out.push_str(&generalise_component(c));
+        } else {
+            out.push_str(c);
+        }
+    }
+    out
 }
 
 /// The directory form of a generalised path (`/var/cache/app/*`), which a
@@ -182,7 +224,7 @@ pub fn candidate(f: &EventFields<'_>) -> bool {
     match ev.kind.op() {
         Op::Execve | Op::Open | Op::Connect | Op::Listen => ev.ret.is_some_and(|r| r >= 0 || r == -115),
         Op::SetIds | Op::Ptrace | Op::Setns | Op::FinitModule | Op::MemfdCreate => true,
-        Op::Other => SENSITIVE_SYSCALLS.contains(&ev.kind.name()),
+        Op::Other => sensitive_syscall(ev.kind.name()),
         _ => false,
     }
 }
@@ -225,7 +267,7 @@ pub fn of_event(f: &EventFields<'_>) -> Option<Item> {
             item(ItemKind::Listen, format!("{proto} {port}"))
         }
         Op::SetIds | Op::Ptrace | Op::Setns | Op::FinitModule | Op::MemfdCreate | Op::Other
-            if SENSITIVE_SYSCALLS.contains(&ev.kind.name()) =>
+            if sensitive_syscall(ev.kind.name()) =>
         {
             item(ItemKind::Syscall, ev.kind.name().to_owned())
         }

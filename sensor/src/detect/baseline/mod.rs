@@ -19,8 +19,9 @@ pub mod store;
 mod tests;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use log::{info, warn};
@@ -68,7 +69,7 @@ impl Default for BaselineConfig {
 /// What the baseline says about one event, for the rules.
 #[derive(Clone, Debug)]
 pub struct Verdict {
-    pub key: String,
+    pub key: Arc<str>,
     pub mode: Mode,
     pub unstable: bool,
     pub item: Item,
@@ -127,9 +128,53 @@ impl Profile {
     }
 }
 
+/// The profile key of a process's events, worked out once per process view
+/// (and once more for its exec, which belongs to its parent's profile).
+struct KeyInfo {
+    key: ProfileKey,
+    text: Arc<str>,
+    /// Derived with pod metadata: a later event with it recomputes.
+    had_pod: bool,
+    /// The profile that records this process's exec, and its item there.
+    exec_key: ProfileKey,
+    exec_item: String,
+    /// `proc.is_baseline` as of an exec generation: `generation << 2 | v`,
+    /// v = 0 unknown, 1 false, 2 true; `u64::MAX`: not computed.
+    proc_known: std::sync::atomic::AtomicU64,
+}
+
+impl KeyInfo {
+    fn proc_known(&self, generation: u64, compute: impl FnOnce() -> Option<bool>) -> Option<bool> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = self.proc_known.load(Relaxed);
+        if c != u64::MAX && c >> 2 == generation {
+            return match c & 3 {
+                1 => Some(false),
+                2 => Some(true),
+                _ => None,
+            };
+        }
+        let v = compute();
+        let bits = match v {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        self.proc_known.store(generation << 2 | bits, Relaxed);
+        v
+    }
+}
+
+/// Processes whose keys are cached: the entry holds the view, so its
+/// address cannot be reused by another process while cached.
+const KEY_CACHE: usize = 1024;
+
+type ViewKey = (usize, bool);
+
 pub struct Baselines {
     cfg: BaselineConfig,
-    profiles: HashMap<ProfileKey, Profile>,
+    profiles: HashMap<ProfileKey, Profile, foldhash::fast::RandomState>,
+    keys: lru::LruCache<ViewKey, (Arc<crate::event::process_view::SharedView>, Arc<KeyInfo>)>,
     /// Agent start, ns since the epoch: a workload older is `started_before_agent`.
     started_ns: u64,
     boot_to_unix_ns: i128,
@@ -137,6 +182,9 @@ pub struct Baselines {
     /// Latest event time seen: learned time is counted in event time, so a
     /// replay of recorded events learns as the live stream did.
     last_ts: u64,
+    /// Bumped whenever an exec list may have changed (cached
+    /// `proc.is_baseline` answers are then recomputed).
+    exec_generation: u64,
     to_store: Option<mpsc::Sender<ToStore>>,
     from_store: Option<mpsc::Receiver<FromStore>>,
     pub stats: BaselineStats,
@@ -148,11 +196,13 @@ impl Baselines {
         let started_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         let mut b = Self {
             cfg,
-            profiles: HashMap::new(),
+            profiles: HashMap::default(),
+            keys: lru::LruCache::new(NonZeroUsize::new(KEY_CACHE).unwrap_or(NonZeroUsize::MIN)),
             started_ns,
             boot_to_unix_ns,
             last_flush: 0,
             last_ts: 0,
+            exec_generation: 0,
             to_store: None,
             from_store: None,
             stats: BaselineStats::default(),
@@ -199,43 +249,88 @@ impl Baselines {
         }
     }
 
+    /// The cached key of the event's process (computed on a miss).
+    fn key_info(&mut self, f: &EventFields<'_>) -> Option<Arc<KeyInfo>> {
+        let view = f.ev.proc.as_ref()?;
+        let is_exec = f.ev.kind.op() == crate::event::Op::Execve;
+        let has_pod = f.meta.is_some_and(|m| m.pod.is_some());
+        let vk = (Arc::as_ptr(view) as usize, is_exec);
+        if let Some((_, k)) = self.keys.get(&vk)
+            && k.had_pod == has_pod
+        {
+            return Some(k.clone());
+        }
+        let key = key::of_event(f)?;
+        let v = &view.view;
+        let exe = v.exepath.as_deref().unwrap_or(&v.exe);
+        let parent = v.ancestors.first().map_or("", |a| a.exepath.as_deref().unwrap_or(&a.exe));
+        let exec_key = match &key {
+            ProfileKey::Host { .. } => {
+                let gp = v.ancestors.get(1).map_or("", |a| a.exepath.as_deref().unwrap_or(&a.exe));
+                ProfileKey::Host { exe: parent.to_owned(), parent: gp.to_owned() }
+            }
+            k => k.clone(),
+        };
+        let info = Arc::new(KeyInfo {
+            text: key.to_string().into(),
+            key,
+            had_pod: has_pod,
+            exec_key,
+            exec_item: item::exec_text(exe, parent),
+            proc_known: std::sync::atomic::AtomicU64::new(u64::MAX),
+        });
+        self.keys.put(vk, (view.clone(), info.clone()));
+        Some(info)
+    }
+
     /// Learns or checks the event's item; `None` for events no profile records.
     pub fn observe(&mut self, f: &EventFields<'_>) -> Option<Verdict> {
         if !item::candidate(f) {
             return None;
         }
         let it = item::of_event(f)?;
-        let key = key::of_event(f)?;
-        if !self.cfg.hosts && matches!(key, ProfileKey::Host { .. }) {
+        let info = self.key_info(f)?;
+        if !self.cfg.hosts && matches!(info.key, ProfileKey::Host { .. }) {
             return None;
         }
+        let key = &info.key;
         let now = f.ev.ts;
         self.last_ts = self.last_ts.max(now);
-        let proc_key_known = self.proc_known(f, &key);
+        // Whether the process is in the profile that records its exec; for
+        // an exec, the verdict on the item itself says it. Cached per
+        // process until any exec list changes.
+        let proc_known = if it.kind == ItemKind::Exec {
+            None
+        } else {
+            info.proc_known(self.exec_generation, || {
+                self.profiles.get(&info.exec_key).map(|p| p.doc.spec.exec.contains(&info.exec_item))
+            })
+        };
         let (max_profiles, max_items) = (self.cfg.max_profiles, self.cfg.max_items);
-        let started_before = f
-            .ev
-            .proc
-            .as_deref()
-            .is_some_and(|v| v.start_ns > 0 && (i128::from(v.start_ns) + self.boot_to_unix_ns) < i128::from(self.started_ns));
-        if !self.profiles.contains_key(&key) {
+        if self.profiles.get(key).is_none() {
             if self.profiles.len() >= max_profiles {
                 self.stats.profiles_dropped += 1;
                 return None;
             }
+            let started_before = f.ev.proc.as_deref().is_some_and(|v| {
+                v.start_ns > 0 && (i128::from(v.start_ns) + self.boot_to_unix_ns) < i128::from(self.started_ns)
+            });
             let mut doc = ProfileDoc::new(key.clone());
             doc.status.first_seen = Some(format_rfc3339(now));
             doc.status.started_before_agent = started_before;
             self.profiles.insert(key.clone(), Profile { doc, watch_since: Some(now), dirty: true });
         }
         let (learn_for, min_events) = (self.cfg.learn_for.as_nanos() as u64, self.cfg.min_events);
-        let p = self.profiles.get_mut(&key)?;
+        let p = self.profiles.get_mut(key)?;
         p.watch_since = Some(p.watch_since.map_or(now, |w| w.min(now)));
         p.doc.status.events += 1;
         let known = p.doc.knows(&it);
         match p.doc.spec.mode {
             Mode::Learning => {
                 if !known {
+                    if it.kind == ItemKind::Exec {
+                        self.exec_generation += 1;
+                    }
                     if p.doc.learn(&it, max_items) {
                         self.stats.items_learned += 1;
                         p.doc.status.last_new_item = Some(format_rfc3339(now));
@@ -272,36 +367,15 @@ impl Baselines {
                 }
             }
         }
-        let proc_known = if it.kind == ItemKind::Exec && proc_key_known.is_none() { Some(known) } else { proc_key_known };
+        let proc_known = if it.kind == ItemKind::Exec { Some(known) } else { proc_known };
         Some(Verdict {
-            key: key.to_string(),
+            key: info.text.clone(),
             mode: p.doc.spec.mode,
             unstable: p.doc.status.unstable,
             item: it,
             known,
             proc_known,
         })
-    }
-
-    /// Whether the event's process is in the profile that records its exec:
-    /// the container's own, or on the host its parent's.
-    fn proc_known(&self, f: &EventFields<'_>, key: &ProfileKey) -> Option<bool> {
-        let view = f.ev.proc.as_deref()?;
-        let exe = view.exepath.as_deref().unwrap_or(&view.exe);
-        let parent = view.ancestors.first().map(|a| a.exepath.as_deref().unwrap_or(&a.exe)).unwrap_or_default();
-        let text = item::exec_text(exe, parent);
-        if f.ev.kind.op() == crate::event::Op::Execve {
-            return None;
-        }
-        let exec_key = match key {
-            ProfileKey::Host { .. } => {
-                let gp = view.ancestors.get(1).map(|a| a.exepath.clone().unwrap_or_else(|| a.exe.clone())).unwrap_or_default();
-                ProfileKey::Host { exe: parent.to_owned(), parent: gp }
-            }
-            k => k.clone(),
-        };
-        let p = self.profiles.get(&exec_key)?;
-        Some(p.doc.spec.exec.contains(&text))
     }
 
     /// Writes changed profiles and applies edits made on disk; at most once
@@ -345,12 +419,14 @@ impl Baselines {
             match m {
                 FromStore::Saved(..) => {}
                 FromStore::Changed(doc, _) => {
+                    self.exec_generation += 1;
                     info!("baseline {}: changed on disk ({}), taken over", doc.spec.key, doc.spec.mode.as_str());
                     let key = doc.spec.key.clone();
                     let since = self.profiles.get(&key).and_then(|p| p.watch_since);
                     self.profiles.insert(key, Profile { doc: *doc, watch_since: since, dirty: false });
                 }
                 FromStore::Removed(name) => {
+                    self.exec_generation += 1;
                     let gone: Vec<ProfileKey> =
                         self.profiles.iter().filter(|(_, p)| p.doc.metadata.name == name).map(|(k, _)| k.clone()).collect();
                     for k in gone {

@@ -329,3 +329,13 @@ fn lost_events_while_learning_make_the_profile_partial() {
     );
     assert_eq!(FANOUT, 16);
 }
+
+#[test]
+fn the_sensitive_syscall_match_is_the_list() {
+    for name in item::SENSITIVE_SYSCALLS {
+        assert!(item::sensitive_syscall(name), "{name}");
+    }
+    for name in ["read", "write", "openat", "mount2", "", "setuid32"] {
+        assert!(!item::sensitive_syscall(name), "{name}");
+    }
+}
