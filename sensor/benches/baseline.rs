@@ -37,10 +37,19 @@ fn stream() -> Vec<Event> {
     };
     for i in 0..50 {
         for k in 0..6 {
-            push(format!(r#""type":"openat","category":"file","ret":{},"args":{{"dirfd":-100,"name":"/usr/lib/x86_64-linux-gnu/lib{k}.so","flags":524288,"mode":0,"fd":{}}}"#, 10 + k, 10 + k));
+            push(format!(
+                r#""type":"openat","category":"file","ret":{},"args":{{"dirfd":-100,"name":"/usr/lib/x86_64-linux-gnu/lib{k}.so","flags":524288,"mode":0,"fd":{}}}"#,
+                10 + k,
+                10 + k
+            ));
         }
         for k in 0..4 {
-            push(format!(r#""type":"openat","category":"file","ret":{},"args":{{"dirfd":-100,"name":"/srv/cache/item.{}","flags":577,"mode":420,"fd":{}}}"#, 20 + k, i * 10 + k, 20 + k));
+            push(format!(
+                r#""type":"openat","category":"file","ret":{},"args":{{"dirfd":-100,"name":"/srv/cache/item.{}","flags":577,"mode":420,"fd":{}}}"#,
+                20 + k,
+                i * 10 + k,
+                20 + k
+            ));
         }
         push(r#""type":"execve","category":"process","ret":0,"args":{"exe":"/usr/local/bin/app"}"#.to_owned());
         push(r#""type":"socket","category":"network","ret":30,"args":{"domain":2,"type":1,"proto":6}"#.to_owned());
@@ -57,8 +66,7 @@ fn stream() -> Vec<Event> {
 
 fn detector(with_baseline: bool, with_rules: bool, events: &[Event], dir: &std::path::Path) -> Detector {
     let select = if with_rules { vec![RuleSelection::enable_tag("baseline")] } else { Vec::new() };
-    let (set, report) =
-        load_rules(&RuleSources { builtin: true, paths: vec![], select }, &EngineConfig::default());
+    let (set, report) = load_rules(&RuleSources { builtin: true, paths: vec![], select }, &EngineConfig::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let mut d = Detector::new(set.unwrap(), Users::host(), 0);
     if with_baseline {

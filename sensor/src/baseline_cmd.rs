@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args as ClapArgs, Subcommand};
-use sensor::detect::baseline::{BaselineConfig, Baselines, review};
+use sensor::detect::baseline::{BaselineConfig, Baselines, cluster, review};
 use sensor::rules::RuleSelection;
 
-/// Default profile directory (the DaemonSet mounts a hostPath there).
+/// Default profile directory (the `DaemonSet` mounts a hostPath there).
 pub const DEFAULT_DIR: &str = "/var/lib/sensor/baselines";
 
+// The flags' names are `--baseline-*`: clap derives them from the fields.
+#[allow(clippy::struct_field_names)]
 #[derive(ClapArgs, Clone)]
 pub struct BaselineArgs {
     /// Learn a profile per workload and alert on what it never did
@@ -54,9 +56,35 @@ impl BaselineArgs {
             hosts: !self.baseline_containers_only,
             ..BaselineConfig::default()
         };
-        let b = Baselines::open(cfg, boot_to_unix_ns).with_context(|| format!("baseline profiles in {}", dir.display()))?;
+        let b =
+            Baselines::open(cfg, boot_to_unix_ns).with_context(|| format!("baseline profiles in {}", dir.display()))?;
         Ok(Some(b))
     }
+}
+
+/// Shares the profiles through the Kubernetes API when there are cluster
+/// credentials (the pod watch's: `KUBECONFIG` or the in-cluster service
+/// account); otherwise they stay on this node, said once. Image profiles go
+/// to `POD_NAMESPACE` (the `DaemonSet`'s own, default `sensor`).
+pub async fn share(b: &mut Baselines) {
+    let client = match sensor::enrich::k8s::client_from_env().await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            log::info!("baseline: no cluster credentials, profiles stay on this node");
+            return;
+        }
+        Err(e) => {
+            log::warn!("baseline: Kubernetes API unusable ({e}), profiles stay on this node");
+            return;
+        }
+    };
+    let namespace = std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| "sensor".into());
+    let (push_tx, push_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (remote_tx, remote_rx) = std::sync::mpsc::channel();
+    let max_items = b.config().max_items;
+    let stats = cluster::spawn(client, namespace.clone(), max_items, push_rx, remote_tx);
+    b.attach_cluster(push_tx, remote_rx, stats);
+    log::info!("baseline: profiles shared through the Kubernetes API (SensorProfile; image profiles in {namespace})");
 }
 
 #[derive(Subcommand)]

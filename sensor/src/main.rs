@@ -578,6 +578,9 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
     serve_metrics(&a.kernel, &metrics).await?;
     let mut detector = detector(rules, &oc).with_live_fds();
     detector.baselines = a.baseline.open(pipeline::boot_to_unix_ns())?;
+    if let Some(b) = &mut detector.baselines {
+        baseline_cmd::share(b).await;
+    }
     detector.meta = metadata_sources(a.runtime_sockets, &metrics).await;
     // Not `stdout().lock()`: a configured stdout output writes from its own
     // thread and would wait for that lock until the sensor stops.

@@ -49,11 +49,17 @@ fn base_has_every_object_the_issue_lists() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    // RBAC: the pod watch only (sensor/src/k8s/watcher.rs lists and watches).
+    // RBAC: the pod watch (sensor/src/enrich/k8s/watcher.rs lists and
+    // watches) and the profile sync (detect/baseline/cluster.rs: watch, get,
+    // create, update). Nothing more.
     let role = deploy::find(&objs, "ClusterRole");
     assert_eq!(
         role["rules"],
-        serde_json::json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}])
+        serde_json::json!([
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["sensor.example.io"], "resources": ["sensorprofiles"],
+             "verbs": ["get", "list", "watch", "create", "update"]}
+        ])
     );
     let ds = &deploy::find(&objs, "DaemonSet")["spec"]["template"]["spec"];
     assert_eq!(ds["hostPID"], true);
@@ -279,7 +285,12 @@ fn exported_profiles_validate_against_the_sensor_profile_crd() {
     // the command line.
     let dir = tempfile::tempdir().unwrap();
     let keys = [
-        ProfileKey::Pod { namespace: "prod".into(), kind: "Deployment".into(), name: "web".into(), container: "app".into() },
+        ProfileKey::Pod {
+            namespace: "prod".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            container: "app".into(),
+        },
         ProfileKey::Image { repository: "docker.io/library/nginx".into() },
         ProfileKey::Host { exe: "/usr/sbin/sshd".into(), parent: "/usr/lib/systemd/systemd".into() },
     ];
@@ -292,7 +303,11 @@ fn exported_profiles_validate_against_the_sensor_profile_crd() {
         p.status.overflow.insert("write".into(), 3);
         store::write_atomic(&store::file_of(dir.path(), &p.metadata.name), &store::encode(&p).unwrap()).unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_sensor")).args(["baseline", "export", "--dir"]).arg(dir.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["baseline", "export", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported = deploy::parse_documents(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(exported.len(), 3, "{exported:?}");

@@ -115,7 +115,9 @@ fn a_container_learns_then_alerts_once_per_new_behaviour() {
     let alerts = s.all(baseline_alert);
     let got: Vec<(String, String)> = alerts
         .iter()
-        .map(|a| (a["rule"].as_str().unwrap().to_owned(), a["output_fields"]["baseline.item"].as_str().unwrap().to_owned()))
+        .map(|a| {
+            (a["rule"].as_str().unwrap().to_owned(), a["output_fields"]["baseline.item"].as_str().unwrap().to_owned())
+        })
         .collect();
     assert_eq!(
         got,
@@ -157,7 +159,9 @@ fn a_restart_in_the_middle_of_learning_loses_nothing() {
         usual(&c);
         std::thread::sleep(Duration::from_millis(700));
     }
-    wait_profile(dir.path(), "learned the usual work", |p| p.contains("/tmp/data.*") && p.contains("udp 127.0.0.1:7001"));
+    wait_profile(dir.path(), "learned the usual work", |p| {
+        p.contains("/tmp/data.*") && p.contains("udp 127.0.0.1:7001")
+    });
     // SIGTERM: what was learned since the last write is written on the way out.
     s.stop();
     let before = profile(dir.path());

@@ -11,13 +11,17 @@ pub struct BaselineMetrics {
     deviations: IntCounter,
     lost: IntCounterVec,
     store_errors: IntCounter,
+    cluster: IntCounterVec,
     seen: BaselineStats,
 }
 
 impl BaselineMetrics {
     pub(super) fn register(registry: &Registry) -> Self {
         let profiles = IntGaugeVec::new(
-            Opts::new("baseline_profiles", "Workload profiles held, by mode (learning, enforcing: enforcing or approved)"),
+            Opts::new(
+                "baseline_profiles",
+                "Workload profiles held, by mode (learning, enforcing: enforcing or approved)",
+            ),
             &["mode"],
         )
         .expect("static");
@@ -37,6 +41,18 @@ impl BaselineMetrics {
             "Profile files that could not be written or read (the log says which)",
         )
         .expect("static");
+        let cluster = IntCounterVec::new(
+            Opts::new(
+                "baseline_cluster_requests_total",
+                "Merges of profiles into the cluster's SensorProfile objects, by result (written; conflict: another node wrote first, retried; error: the change waits for the next push; watch_error: the SensorProfile watch failed and retries)",
+            ),
+            &["result"],
+        )
+        .expect("static");
+        registry.register(Box::new(cluster.clone())).expect("unique");
+        for r in ["written", "conflict", "error", "watch_error"] {
+            cluster.with_label_values(&[r]);
+        }
         registry.register(Box::new(profiles.clone())).expect("unique");
         registry.register(Box::new(lost.clone())).expect("unique");
         for c in [&learned, &deviations, &store_errors] {
@@ -48,7 +64,7 @@ impl BaselineMetrics {
         for r in ["profiles_full", "items_full"] {
             lost.with_label_values(&[r]);
         }
-        Self { profiles, learned, deviations, lost, store_errors, seen: BaselineStats::default() }
+        Self { profiles, learned, deviations, lost, store_errors, cluster, seen: BaselineStats::default() }
     }
 
     /// Adds what grew since the last call.
@@ -61,6 +77,12 @@ impl BaselineMetrics {
         self.lost.with_label_values(&["profiles_full"]).inc_by(now.profiles_dropped.saturating_sub(s.profiles_dropped));
         self.lost.with_label_values(&["items_full"]).inc_by(now.overflow.saturating_sub(s.overflow));
         self.store_errors.inc_by(now.store_errors.saturating_sub(s.store_errors));
+        self.cluster.with_label_values(&["written"]).inc_by(now.cluster_writes.saturating_sub(s.cluster_writes));
+        self.cluster.with_label_values(&["conflict"]).inc_by(now.cluster_conflicts.saturating_sub(s.cluster_conflicts));
+        self.cluster.with_label_values(&["error"]).inc_by(now.cluster_errors.saturating_sub(s.cluster_errors));
+        self.cluster
+            .with_label_values(&["watch_error"])
+            .inc_by(now.cluster_watch_errors.saturating_sub(s.cluster_watch_errors));
         self.seen = now.clone();
     }
 }

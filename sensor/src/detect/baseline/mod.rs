@@ -9,6 +9,7 @@
 //! through the same outputs and storm control, and authors can combine
 //! both.
 
+pub mod cluster;
 pub mod item;
 pub mod key;
 pub mod profile;
@@ -100,6 +101,11 @@ pub struct BaselineStats {
     /// Items not learned because their list was full.
     pub overflow: u64,
     pub store_errors: u64,
+    /// Merges written to the cluster's profiles, conflicts retried, failures.
+    pub cluster_writes: u64,
+    pub cluster_conflicts: u64,
+    pub cluster_errors: u64,
+    pub cluster_watch_errors: u64,
 }
 
 struct Profile {
@@ -109,6 +115,8 @@ struct Profile {
     /// each flush.
     watch_since: Option<u64>,
     dirty: bool,
+    /// Changed since it was last merged into the cluster's object.
+    unshared: bool,
 }
 
 impl Profile {
@@ -187,13 +195,26 @@ pub struct Baselines {
     exec_generation: u64,
     to_store: Option<mpsc::Sender<ToStore>>,
     from_store: Option<mpsc::Receiver<FromStore>>,
+    cluster: Option<Cluster>,
     pub stats: BaselineStats,
+}
+
+/// The link to the cluster sync (see [`cluster`]).
+struct Cluster {
+    push: tokio::sync::mpsc::UnboundedSender<cluster::Push>,
+    remote: mpsc::Receiver<cluster::Remote>,
+    stats: Arc<cluster::ClusterStats>,
+    /// The cluster's profiles of workloads this node has not seen (yet):
+    /// a new replica starts from them.
+    known: HashMap<ProfileKey, ProfileDoc, foldhash::fast::RandomState>,
+    last_push: u64,
 }
 
 impl Baselines {
     /// Loads the profiles of `cfg.dir` and starts its store thread.
     pub fn open(cfg: BaselineConfig, boot_to_unix_ns: i128) -> Result<Self, store::StoreError> {
-        let started_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let started_ns =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         let mut b = Self {
             cfg,
             profiles: HashMap::default(),
@@ -205,6 +226,7 @@ impl Baselines {
             exec_generation: 0,
             to_store: None,
             from_store: None,
+            cluster: None,
             stats: BaselineStats::default(),
         };
         if let Some(dir) = b.cfg.dir.clone() {
@@ -213,9 +235,9 @@ impl Baselines {
                 b.stats.store_errors += 1;
                 warn!("baseline: {e}");
             }
-            let mut known = HashMap::new();
+            let mut known = Vec::new();
             for (doc, stamp) in docs {
-                known.insert(doc.metadata.name.clone(), stamp);
+                known.push((doc.metadata.name.clone(), stamp));
                 b.insert_loaded(doc);
             }
             info!("baseline: {} profiles loaded from {}", b.profiles.len(), dir.display());
@@ -234,7 +256,7 @@ impl Baselines {
 
     fn insert_loaded(&mut self, doc: ProfileDoc) {
         let key = doc.spec.key.clone();
-        self.profiles.insert(key, Profile { doc, watch_since: None, dirty: false });
+        self.profiles.insert(key, Profile { doc, watch_since: None, dirty: false, unshared: false });
     }
 
     pub fn config(&self) -> &BaselineConfig {
@@ -283,6 +305,31 @@ impl Baselines {
         Some(info)
     }
 
+    /// A new profile for `key`: what the cluster knows of it, else empty.
+    /// `false` when the profile table is full (counted).
+    fn create(&mut self, key: &ProfileKey, f: &EventFields<'_>, now: u64) -> bool {
+        if self.profiles.len() >= self.cfg.max_profiles {
+            self.stats.profiles_dropped += 1;
+            return false;
+        }
+        let started_before = f.ev.proc.as_deref().is_some_and(|v| {
+            v.start_ns > 0 && (i128::from(v.start_ns) + self.boot_to_unix_ns) < i128::from(self.started_ns)
+        });
+        // What the other nodes learned of this workload, if anything.
+        let doc = if let Some(doc) = self.cluster.as_mut().and_then(|c| c.known.remove(key)) {
+            info!("baseline {key}: starts from the cluster's profile ({})", doc.spec.mode.as_str());
+            self.exec_generation += 1;
+            doc
+        } else {
+            let mut doc = ProfileDoc::new(key.clone());
+            doc.status.first_seen = Some(format_rfc3339(now));
+            doc.status.started_before_agent = started_before;
+            doc
+        };
+        self.profiles.insert(key.clone(), Profile { doc, watch_since: Some(now), dirty: true, unshared: true });
+        true
+    }
+
     /// Learns or checks the event's item; `None` for events no profile records.
     pub fn observe(&mut self, f: &EventFields<'_>) -> Option<Verdict> {
         if !item::candidate(f) {
@@ -306,19 +353,9 @@ impl Baselines {
                 self.profiles.get(&info.exec_key).map(|p| p.doc.spec.exec.contains(&info.exec_item))
             })
         };
-        let (max_profiles, max_items) = (self.cfg.max_profiles, self.cfg.max_items);
-        if self.profiles.get(key).is_none() {
-            if self.profiles.len() >= max_profiles {
-                self.stats.profiles_dropped += 1;
-                return None;
-            }
-            let started_before = f.ev.proc.as_deref().is_some_and(|v| {
-                v.start_ns > 0 && (i128::from(v.start_ns) + self.boot_to_unix_ns) < i128::from(self.started_ns)
-            });
-            let mut doc = ProfileDoc::new(key.clone());
-            doc.status.first_seen = Some(format_rfc3339(now));
-            doc.status.started_before_agent = started_before;
-            self.profiles.insert(key.clone(), Profile { doc, watch_since: Some(now), dirty: true });
+        let max_items = self.cfg.max_items;
+        if !self.profiles.contains_key(key) && !self.create(key, f, now) {
+            return None;
         }
         let (learn_for, min_events) = (self.cfg.learn_for.as_nanos() as u64, self.cfg.min_events);
         let p = self.profiles.get_mut(key)?;
@@ -338,11 +375,13 @@ impl Baselines {
                         self.stats.overflow += 1;
                     }
                     p.dirty = true;
+                    p.unshared = true;
                 }
                 if p.learned_ns(now) >= learn_for && p.doc.status.events >= min_events {
                     p.fold_time(now);
                     p.doc.spec.mode = Mode::Enforcing;
                     p.dirty = true;
+                    p.unshared = true;
                     info!(
                         "baseline {}: enforcing after {} s and {} events, {} items",
                         key,
@@ -358,6 +397,7 @@ impl Baselines {
                     p.doc.deviate(&it);
                     self.stats.deviations += 1;
                     p.dirty = true;
+                    p.unshared = true;
                     if p.doc.status.unstable && !was {
                         warn!(
                             "baseline {key}: unstable, {} distinct deviations since it enforces; re-learn it (sensor baseline reset) or approve what it saw",
@@ -393,6 +433,7 @@ impl Baselines {
                 p.fold_time(now);
             }
         }
+        self.share(wall_ns, force);
         if let Some(tx) = &self.to_store {
             for p in self.profiles.values_mut().filter(|p| p.dirty) {
                 match store::encode(&p.doc) {
@@ -412,6 +453,58 @@ impl Baselines {
         self.update_stats();
     }
 
+    /// Shares profiles through the cluster: sends the changed ones for a
+    /// merge (every [`cluster::PUSH_EVERY`]) and folds in what came back.
+    pub fn attach_cluster(
+        &mut self,
+        push: tokio::sync::mpsc::UnboundedSender<cluster::Push>,
+        remote: mpsc::Receiver<cluster::Remote>,
+        stats: Arc<cluster::ClusterStats>,
+    ) {
+        self.cluster = Some(Cluster { push, remote, stats, known: HashMap::default(), last_push: 0 });
+    }
+
+    fn share(&mut self, wall_ns: u64, force: bool) {
+        let Some(c) = &mut self.cluster else { return };
+        let received: Vec<cluster::Remote> = c.remote.try_iter().collect();
+        for doc in received {
+            let key = doc.spec.key.clone();
+            match self.profiles.get_mut(&key) {
+                // An approved profile is frozen: only another approval (a
+                // person's, on the object) replaces it.
+                Some(p) if p.doc.spec.mode == Mode::Approved => {
+                    if doc.spec.mode == Mode::Approved && doc.spec != p.doc.spec {
+                        p.doc.spec = doc.spec.clone();
+                        p.dirty = true;
+                        self.exec_generation += 1;
+                    }
+                }
+                Some(p) => {
+                    let before = (p.doc.spec.items(), p.doc.spec.mode);
+                    p.doc.merge(&doc, self.cfg.max_items);
+                    if (p.doc.spec.items(), p.doc.spec.mode) != before {
+                        log::debug!("baseline {key}: merged the cluster's profile ({} items)", p.doc.spec.items());
+                        p.dirty = true;
+                        self.exec_generation += 1;
+                    }
+                }
+                None if c.known.len() < self.cfg.max_profiles || c.known.contains_key(&key) => {
+                    c.known.insert(key, *doc);
+                }
+                None => self.stats.profiles_dropped += 1,
+            }
+        }
+        if !force && wall_ns.saturating_sub(c.last_push) < cluster::PUSH_EVERY.as_nanos() as u64 {
+            return;
+        }
+        c.last_push = wall_ns;
+        for p in self.profiles.values_mut().filter(|p| p.unshared && cluster::shared(&p.doc.spec.key)) {
+            if c.push.send(Box::new(p.doc.clone())).is_ok() {
+                p.unshared = false;
+            }
+        }
+    }
+
     fn drain_store(&mut self) {
         let Some(rx) = &self.from_store else { return };
         let msgs: Vec<FromStore> = rx.try_iter().collect();
@@ -423,12 +516,16 @@ impl Baselines {
                     info!("baseline {}: changed on disk ({}), taken over", doc.spec.key, doc.spec.mode.as_str());
                     let key = doc.spec.key.clone();
                     let since = self.profiles.get(&key).and_then(|p| p.watch_since);
-                    self.profiles.insert(key, Profile { doc: *doc, watch_since: since, dirty: false });
+                    self.profiles.insert(key, Profile { doc: *doc, watch_since: since, dirty: false, unshared: true });
                 }
                 FromStore::Removed(name) => {
                     self.exec_generation += 1;
-                    let gone: Vec<ProfileKey> =
-                        self.profiles.iter().filter(|(_, p)| p.doc.metadata.name == name).map(|(k, _)| k.clone()).collect();
+                    let gone: Vec<ProfileKey> = self
+                        .profiles
+                        .iter()
+                        .filter(|(_, p)| p.doc.metadata.name == name)
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     for k in gone {
                         info!("baseline {k}: removed on disk, learning again");
                         self.profiles.remove(&k);
@@ -443,6 +540,13 @@ impl Baselines {
     }
 
     fn update_stats(&mut self) {
+        if let Some(c) = &self.cluster {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.stats.cluster_writes = c.stats.writes.load(Relaxed);
+            self.stats.cluster_conflicts = c.stats.conflicts.load(Relaxed);
+            self.stats.cluster_errors = c.stats.errors.load(Relaxed);
+            self.stats.cluster_watch_errors = c.stats.watch_errors.load(Relaxed);
+        }
         self.stats.profiles = self.profiles.len();
         self.stats.learning = self.profiles.values().filter(|p| p.doc.spec.mode == Mode::Learning).count();
         self.stats.enforcing = self.stats.profiles - self.stats.learning;

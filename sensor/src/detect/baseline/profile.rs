@@ -200,8 +200,12 @@ impl ProfileDoc {
         if let Some(general) = collapse_target(set, item) {
             // The children the broader form covers go; it takes their place.
             let prefix = general.trim_end_matches('*').to_owned();
-            let covered: Vec<String> =
-                set.range(prefix.clone()..).take_while(|s| s.starts_with(&prefix)).filter(|s| covers(&general, s)).cloned().collect();
+            let covered: Vec<String> = set
+                .range(prefix.clone()..)
+                .take_while(|s| s.starts_with(&prefix))
+                .filter(|s| covers(&general, s))
+                .cloned()
+                .collect();
             for c in covered {
                 set.remove(&c);
             }
@@ -293,6 +297,7 @@ fn collapse_target(set: &BTreeSet<String>, item: &Item) -> Option<String> {
         ItemKind::Exec | ItemKind::Syscall => return None,
     };
     let prefix = general.trim_end_matches('*');
-    let siblings = set.range(prefix.to_owned()..).take_while(|s| s.starts_with(prefix)).filter(|s| covers(&general, s)).count();
+    let siblings =
+        set.range(prefix.to_owned()..).take_while(|s| s.starts_with(prefix)).filter(|s| covers(&general, s)).count();
     (siblings >= FANOUT).then_some(general)
 }

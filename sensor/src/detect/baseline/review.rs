@@ -41,7 +41,11 @@ fn select(dir: &Path, selector: &str) -> Result<Vec<ProfileDoc>, ReviewError> {
 pub fn list(dir: &Path) -> Result<String, ReviewError> {
     let (docs, errors) = store::load_dir(dir)?;
     let mut out = String::new();
-    let _ = writeln!(out, "{:<10} {:>8} {:>6} {:>9} {:>10}  {:<20}  KEY", "STATUS", "EVENTS", "ITEMS", "LEARNED", "DEVIATIONS", "LAST NEW ITEM");
+    let _ = writeln!(
+        out,
+        "{:<10} {:>8} {:>6} {:>9} {:>10}  {:<20}  KEY",
+        "STATUS", "EVENTS", "ITEMS", "LEARNED", "DEVIATIONS", "LAST NEW ITEM"
+    );
     for (d, _) in &docs {
         let st = &d.status;
         let status = if st.unstable { "unstable" } else { d.spec.mode.as_str() };

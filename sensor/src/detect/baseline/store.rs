@@ -59,7 +59,8 @@ pub fn file_of(dir: &Path, name: &str) -> PathBuf {
 
 /// The YAML text of a profile.
 pub fn encode(doc: &ProfileDoc) -> Result<String, StoreError> {
-    serde_saphyr::to_string(doc).map_err(|e| StoreError::Encode { name: doc.metadata.name.clone(), reason: e.to_string() })
+    serde_saphyr::to_string(doc)
+        .map_err(|e| StoreError::Encode { name: doc.metadata.name.clone(), reason: e.to_string() })
 }
 
 /// Profiles in a YAML text (one document or several, `---` separated).
@@ -89,9 +90,12 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<Stamp, StoreError> {
     std::fs::metadata(path).map(|m| Stamp::of(&m)).map_err(err)
 }
 
+/// The profiles of a directory with their stamps, and the files that failed.
+pub type Loaded = (Vec<(ProfileDoc, Stamp)>, Vec<StoreError>);
+
 /// Every profile file of a directory, by file stem, with its stamp.
 /// Unreadable or broken files are returned as errors beside the others.
-pub fn load_dir(dir: &Path) -> Result<(Vec<(ProfileDoc, Stamp)>, Vec<StoreError>), StoreError> {
+pub fn load_dir(dir: &Path) -> Result<Loaded, StoreError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
     let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Read { path: dir.to_owned(), source })?;
     let mut docs = Vec::new();
@@ -99,7 +103,10 @@ pub fn load_dir(dir: &Path) -> Result<(Vec<(ProfileDoc, Stamp)>, Vec<StoreError>
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml")
+                && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     paths.sort();
     for p in paths {
@@ -119,7 +126,9 @@ pub fn read_one(path: &Path) -> Result<Option<(ProfileDoc, Stamp)>, StoreError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StoreError::Read { path: path.to_owned(), source }),
     };
-    let stamp = std::fs::metadata(path).map(|m| Stamp::of(&m)).map_err(|source| StoreError::Read { path: path.to_owned(), source })?;
+    let stamp = std::fs::metadata(path)
+        .map(|m| Stamp::of(&m))
+        .map_err(|source| StoreError::Read { path: path.to_owned(), source })?;
     let mut docs = decode_all(path, &text)?;
     match docs.len() {
         1 => Ok(docs.pop().map(|d| (d, stamp))),
@@ -147,8 +156,13 @@ pub enum FromStore {
 
 /// The store thread: writes what it is sent, and on `Scan` compares the
 /// directory with the stamps of what it wrote or read last.
-pub fn run(dir: &Path, known: HashMap<String, Stamp>, rx: &std::sync::mpsc::Receiver<ToStore>, tx: &std::sync::mpsc::Sender<FromStore>) {
-    let mut known = known;
+pub fn run(
+    dir: &Path,
+    known: Vec<(String, Stamp)>,
+    rx: &std::sync::mpsc::Receiver<ToStore>,
+    tx: &std::sync::mpsc::Sender<FromStore>,
+) {
+    let mut known: HashMap<String, Stamp> = known.into_iter().collect();
     while let Ok(msg) = rx.recv() {
         match msg {
             ToStore::Save(name, text) => {

@@ -15,11 +15,10 @@ pub(super) fn get(v: &Verdict, id: FieldId) -> Option<FieldValue<'_>> {
         FieldId::BaselineItem => Some(FieldValue::Str(Cow::Borrowed(&v.item.text))),
         FieldId::BaselineKnown => Some(FieldValue::Bool(v.known)),
         FieldId::ProcIsBaseline => v.proc_known.map(FieldValue::Bool),
-        FieldId::FdIsBaseline => matches!(
-            v.item.kind,
-            ItemKind::Write | ItemKind::Read | ItemKind::Connect | ItemKind::Listen
-        )
-        .then_some(FieldValue::Bool(v.known)),
+        FieldId::FdIsBaseline => {
+            matches!(v.item.kind, ItemKind::Write | ItemKind::Read | ItemKind::Connect | ItemKind::Listen)
+                .then_some(FieldValue::Bool(v.known))
+        }
         _ => None,
     }
 }

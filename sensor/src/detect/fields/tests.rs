@@ -315,7 +315,15 @@ fn container_mounts_are_looked_up_by_source_glob_or_index() {
         },
         pod: None,
     };
-    let fields = EventFields { ev: &e, meta: Some(&meta), fd: None, users: &u, hostname: "n", boot_to_unix_ns: 0, baseline: None };
+    let fields = EventFields {
+        ev: &e,
+        meta: Some(&meta),
+        fd: None,
+        users: &u,
+        hostname: "n",
+        boot_to_unix_ns: 0,
+        baseline: None,
+    };
     let g = |f: &str, arg: &str| {
         let r = crate::rules::fields::resolve(f, Some(arg)).unwrap();
         fields.get(r.id, r.arg.as_ref()).map(|v| match v {

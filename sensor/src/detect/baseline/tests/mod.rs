@@ -1,3 +1,10 @@
+// Tests bind detector, number, profile, dirs (d, n, p, a, b): one letter
+// per role, the same in every test.
+#![allow(clippy::many_single_char_names)]
+
+mod api_server;
+mod cluster;
+
 use std::time::Duration;
 
 use super::item::{self, Item, ItemKind, generalise_path};
@@ -131,7 +138,10 @@ fn a_profile_round_trips_through_yaml_and_its_name_is_a_kubernetes_name() {
     let h2 = ProfileKey::Host { exe: "/tmp/../ÿ$(rm -rf )".into(), parent: String::new() }.object_name();
     assert_ne!(h1, h2);
     assert!(h1.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{h1}");
-    assert!(matches!(store::decode_all(std::path::Path::new("x.yaml"), "kind: Pod\n"), Err(store::StoreError::Parse { .. })));
+    assert!(matches!(
+        store::decode_all(std::path::Path::new("x.yaml"), "kind: Pod\n"),
+        Err(store::StoreError::Parse { .. })
+    ));
 }
 
 /// A host process stream: `/bin/sh` (parent `/usr/sbin/sshd`) runs
@@ -155,7 +165,13 @@ fn exec_child(num: u64, ts: u64, exe: &str) -> Event {
 }
 
 fn open_write(num: u64, ts: u64, path: &str) -> Event {
-    ev(num, ts, &format!(r#""type":"openat","category":"file","ret":3,"args":{{"dirfd":-100,"name":"{path}","flags":577,"mode":420,"fd":3}}"#))
+    ev(
+        num,
+        ts,
+        &format!(
+            r#""type":"openat","category":"file","ret":3,"args":{{"dirfd":-100,"name":"{path}","flags":577,"mode":420,"fd":3}}"#
+        ),
+    )
 }
 
 fn detector(dir: &std::path::Path, learn_for: Duration) -> Detector {
@@ -201,7 +217,15 @@ fn learn_then_enforce_then_survive_a_restart() {
     // first match, as Falco's default rule_matching.)
     let w = open_write(1003, t, "/srv/data/new.bin");
     let all: Vec<String> = d.process(&w).into_iter().map(|a| a.rule).collect();
-    assert_eq!(all, vec!["Unexpected file write"], "{:?}", d.baselines.as_ref().unwrap().profile(&ProfileKey::Host { exe: "/bin/sh".into(), parent: "/usr/sbin/sshd".into() }));
+    assert_eq!(
+        all,
+        vec!["Unexpected file write"],
+        "{:?}",
+        d.baselines
+            .as_ref()
+            .unwrap()
+            .profile(&ProfileKey::Host { exe: "/bin/sh".into(), parent: "/usr/sbin/sshd".into() })
+    );
     let a = d.process(&exec_child(1004, t, "/usr/bin/wget"));
     let fields = a[0].output_fields.as_ref().unwrap();
     assert_eq!(fields["baseline.key"], "host:/bin/sh <- /usr/sbin/sshd");
