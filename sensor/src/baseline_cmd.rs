@@ -30,6 +30,10 @@ pub struct BaselineArgs {
     /// Profiles for containers only, not for host processes.
     #[arg(long)]
     baseline_containers_only: bool,
+    /// How often changed profiles are merged into the cluster's
+    /// `SensorProfile` objects (with cluster credentials).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    baseline_share_every: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -54,6 +58,7 @@ impl BaselineArgs {
             learn_for: self.baseline_learn,
             min_events: self.baseline_min_events,
             hosts: !self.baseline_containers_only,
+            share_every: self.baseline_share_every,
             ..BaselineConfig::default()
         };
         let b =

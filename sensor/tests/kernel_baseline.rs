@@ -4,9 +4,15 @@
 //! run the falco tests' image (busybox and a static helper); a plain
 //! Docker container's profile is keyed by its image repository.
 #![allow(clippy::unwrap_used)]
+// Sensors, container, object, profile (a, b, c, o, p): one letter per role.
+#![allow(clippy::many_single_char_names)]
 
 mod common;
 mod falco;
+// The stateful Kubernetes API stand-in (its other helpers serve the unit tests).
+#[allow(dead_code)]
+#[path = "support/profile_api.rs"]
+mod profile_api;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -24,13 +30,17 @@ const KEY: &str = "image:falcotest";
 static TURN: Mutex<()> = Mutex::new(());
 
 fn start(dir: &Path, learn: &str) -> Option<Sensor> {
+    start_with(dir, learn, &[], &[])
+}
+
+fn start_with(dir: &Path, learn: &str, extra: &[&str], env: &[(&str, &str)]) -> Option<Sensor> {
     if !common::kernel_tests_can_run() {
         return None;
     }
     falco::helper()?;
     let socket = falco::docker::runtime_socket_arg()?;
     let d = dir.display().to_string();
-    Some(Sensor::start(&[
+    let mut args = vec![
         "run",
         "--syscall-hooks",
         "btf",
@@ -45,7 +55,9 @@ fn start(dir: &Path, learn: &str) -> Option<Sensor> {
         "--baseline-min-events",
         "20",
         "--baseline-containers-only",
-    ]))
+    ];
+    args.extend_from_slice(extra);
+    Some(Sensor::start_with_env(&args, env))
 }
 
 /// The workload's usual work, in one shell: run the helper (a UDP connect
@@ -184,4 +196,71 @@ fn a_restart_in_the_middle_of_learning_loses_nothing() {
     assert!(number(&after, "events") > events, "events counted on: {before}\n{after}");
     assert!(number(&after, "learnedSeconds") >= learned, "learned time kept: {before}\n{after}");
     assert!(s.all(baseline_alert).is_empty(), "a learning profile never alerts");
+}
+
+fn list(obj: &Value, field: &str) -> Vec<String> {
+    obj["spec"][field]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_sensors_merge_their_observations_into_one_cluster_object() {
+    let _turn = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(profile_api::ApiServer::start());
+    let kube = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
+             users: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: fake, user: u}}}}]\n\
+             current-context: c\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let kc = kubeconfig.display().to_string();
+    let name = sensor::detect::baseline::key::ProfileKey::Image { repository: "falcotest".into() }.object_name();
+    let object = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let end = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(o) = server.object("sensor", &name).filter(|o| pred(o)) {
+                return o;
+            }
+            assert!(Instant::now() < end, "the cluster's object never {what}: {:?}", server.object("sensor", &name));
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    // Node A learns the usual work and shares it.
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let share = ["--baseline-share-every", "1s"];
+    let Some(a) = start_with(da.path(), "1h", &share, &[("KUBECONFIG", &kc), ("NODE_NAME", "node-a")]) else { return };
+    a.wait_stderr("profiles shared through the Kubernetes API");
+    let c = Container::start("baseline-nodes", &[]).unwrap();
+    usual(&c);
+    let o = object("got node A's items", &|o| list(o, "write").contains(&"/tmp/data.*".to_owned()));
+    assert!(list(&o, "exec").contains(&"/usr/bin/fhelper <- /bin/busybox".to_owned()), "{o}");
+    a.stop();
+    // Node B starts (a new replica's node), sees something else, and merges.
+    let Some(b) = start_with(db.path(), "1h", &share, &[("KUBECONFIG", &kc), ("NODE_NAME", "node-b")]) else { return };
+    b.wait_stderr("profiles shared through the Kubernetes API");
+    let out = c.exec(&[], &["sh", "-c", "mkdir -p /var/nodeb && echo x > /var/nodeb/file"]);
+    assert!(out.status.success());
+    let o = object("merged node B's items", &|o| list(o, "write").contains(&"/var/nodeb/file".to_owned()));
+    let writes = list(&o, "write");
+    assert!(writes.contains(&"/tmp/data.*".to_owned()), "node A's items kept: {o}");
+    // B's own profile started from the cluster's: A's items are in it.
+    let p = wait_profile(db.path(), "holds both nodes' items", |p| {
+        p.contains("/var/nodeb/file") && p.contains("/tmp/data.*")
+    });
+    assert!(p.contains("/usr/bin/fhelper <- /bin/busybox"), "{p}");
+    let puts = server.requests().iter().filter(|r| r.starts_with("PUT ")).count();
+    assert!(puts >= 1, "node B replaced the object node A created: {:?}", server.requests());
+    b.stop();
 }

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use kube::api::{Api, DynamicObject, PostParams};
@@ -175,6 +174,3 @@ pub fn spawn(
     });
     stats
 }
-
-/// How often a changed profile is merged into the cluster's.
-pub const PUSH_EVERY: Duration = Duration::from_secs(30);

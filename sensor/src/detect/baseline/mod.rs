@@ -51,6 +51,8 @@ pub struct BaselineConfig {
     /// How often changed profiles are written and the directory is checked
     /// for edits.
     pub flush_every: Duration,
+    /// How often changed profiles are merged into the cluster's.
+    pub share_every: Duration,
 }
 
 impl Default for BaselineConfig {
@@ -63,6 +65,7 @@ impl Default for BaselineConfig {
             max_items: 512,
             hosts: true,
             flush_every: Duration::from_secs(5),
+            share_every: Duration::from_secs(30),
         }
     }
 }
@@ -454,7 +457,7 @@ impl Baselines {
     }
 
     /// Shares profiles through the cluster: sends the changed ones for a
-    /// merge (every [`cluster::PUSH_EVERY`]) and folds in what came back.
+    /// merge (every [`BaselineConfig::share_every`]) and folds in what came back.
     pub fn attach_cluster(
         &mut self,
         push: tokio::sync::mpsc::UnboundedSender<cluster::Push>,
@@ -494,7 +497,7 @@ impl Baselines {
                 None => self.stats.profiles_dropped += 1,
             }
         }
-        if !force && wall_ns.saturating_sub(c.last_push) < cluster::PUSH_EVERY.as_nanos() as u64 {
+        if !force && wall_ns.saturating_sub(c.last_push) < self.cfg.share_every.as_nanos() as u64 {
             return;
         }
         c.last_push = wall_ns;

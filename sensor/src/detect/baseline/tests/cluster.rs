@@ -174,7 +174,7 @@ async fn a_new_replica_enforces_what_the_cluster_learned_at_once() {
     assert_eq!(c.run(1, "/usr/bin/a"), (true, Mode::Enforcing));
     assert_eq!(c.run(2, "/usr/bin/nc"), (false, Mode::Enforcing));
     // The deviation is this node's to share: merged into the object.
-    c.b.tick(cluster::PUSH_EVERY.as_nanos() as u64 + 2, false);
+    c.b.tick(Duration::from_secs(31).as_nanos() as u64 + 2, false);
     until("the deviation shared", || {
         server.object("prod", &key().object_name()).is_some_and(|o| o["status"]["deviations"] == 1)
     })

@@ -2,6 +2,9 @@
 // per role, the same in every test.
 #![allow(clippy::many_single_char_names)]
 
+// The stateful API server lives with the integration tests, which start
+// sensor processes against it too.
+#[path = "../../../../tests/support/profile_api.rs"]
 mod api_server;
 mod cluster;
 
