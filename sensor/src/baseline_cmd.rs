@@ -27,6 +27,11 @@ pub struct BaselineArgs {
     /// Events a profile must have seen before it enforces.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     baseline_min_events: u64,
+    /// Items per list of one profile (executables, writes, reads,
+    /// destinations, ports, syscalls); more are counted, not learned, and
+    /// mark the profile partial.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    baseline_max_items: usize,
     /// Profiles for containers only, not for host processes.
     #[arg(long)]
     baseline_containers_only: bool,
@@ -58,6 +63,7 @@ impl BaselineArgs {
             learn_for: self.baseline_learn,
             min_events: self.baseline_min_events,
             hosts: !self.baseline_containers_only,
+            max_items: self.baseline_max_items,
             share_every: self.baseline_share_every,
             ..BaselineConfig::default()
         };

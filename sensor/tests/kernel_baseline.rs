@@ -264,3 +264,38 @@ fn two_sensors_merge_their_observations_into_one_cluster_object() {
     assert!(puts >= 1, "node B replaced the object node A created: {:?}", server.requests());
     b.stop();
 }
+
+#[test]
+fn endless_names_and_ports_stay_bounded_and_a_full_list_is_partial() {
+    let _turn = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s) = start_with(dir.path(), "1h", &["--baseline-max-items", "40"], &[]) else { return };
+    let c = Container::start("baseline-bounded", &[]).unwrap();
+    // 100 random-looking file names in one directory, 60 ports of one host,
+    // then 60 directories of one file each (nothing to collapse).
+    let letters = "a b c d e f g h i j";
+    let script = format!(
+        "mkdir -p /tmp/spool; for x in {letters}; do for y in {letters}; do echo > /tmp/spool/q$x$y$x; done; done; \
+         for p in $(seq 7100 7159); do fhelper connect 127.0.0.1 $p udp; done; \
+         for x in a b c d e f; do for y in {letters}; do mkdir -p /srv/$x$y && echo > /srv/$x$y/f; done; done; true"
+    );
+    let out = c.exec(&[], &["sh", "-c", &script]);
+    assert!(out.status.success(), "{out:?}");
+    let p =
+        wait_profile(dir.path(), "counted the overflow", |p| p.contains("overflow:") && p.contains("udp 127.0.0.1:*"));
+    assert!(p.contains("- /tmp/spool/*"), "one item for the spool's names:\n{p}");
+    assert!(!p.contains("/tmp/spool/q"), "{p}");
+    assert!(!p.contains("udp 127.0.0.1:7150"), "one item for the ports:\n{p}");
+    let writes =
+        p.lines().skip_while(|l| !l.starts_with("  write:")).skip(1).take_while(|l| l.starts_with("  - ")).count();
+    assert!(writes <= 40, "the write list is capped at 40: {writes}\n{p}");
+    assert!(number(&p, "write") > 0, "what did not fit is counted:\n{p}");
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_sensor"))
+        .args(["baseline", "list", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("(partial: ") && list.contains("write list full: "), "{list}");
+    s.stop();
+}
