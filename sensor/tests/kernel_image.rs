@@ -146,6 +146,7 @@ fn daemonset_flags(objs: &[serde_json::Value], dir: &Path, docker: &DockerEnv) -
         let value = match e["value"].as_str() {
             Some(v) => v.to_owned(),
             None if e["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName" => "image-test-node".to_owned(),
+            None if e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace" => "sensor".to_owned(),
             None => panic!("env {e} not mapped"),
         };
         flags.push(format!("--env={name}={value}"));
