@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Only the UDP storm with the DNS programs attached and not.
     #[arg(long)]
     dns_only: bool,
+    /// Only `sensor run` with and without baselines over read and write
+    /// open storms: the agent's CPU per event.
+    #[arg(long, conflicts_with = "dns_only")]
+    baseline_only: bool,
 }
 
 struct Sample {
@@ -42,7 +46,7 @@ struct Sample {
     lost: u64,
 }
 
-fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
+pub(crate) fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
     let exe = std::env::current_exe()?;
     let name = format!("{kind:?}").to_lowercase();
     let t0 = Instant::now();
@@ -50,8 +54,8 @@ fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
     Ok(t0.elapsed())
 }
 
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     summary: std::sync::mpsc::Receiver<String>,
     /// The sensor said "DNS capture off".
     dns_off: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -59,7 +63,7 @@ struct Running {
 
 /// Starts a tracer with stdout to /dev/null; for the sensor, waits for its
 /// ready line and collects its exit summary.
-fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Result<Running> {
+pub(crate) fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Result<Running> {
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("{cmd:?}"))?;
     let stderr = child.stderr.take().context("stderr")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -88,7 +92,7 @@ fn start(cmd: &mut Command, ready_marker: Option<&'static str>) -> anyhow::Resul
     Ok(Running { child, summary: sum_rx, dns_off })
 }
 
-fn stop(mut r: Running) -> anyhow::Result<Option<serde_json_lite::Summary>> {
+pub(crate) fn stop(mut r: Running) -> anyhow::Result<Option<serde_json_lite::Summary>> {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(r.child.id() as i32, libc::SIGTERM) };
     r.child.wait()?;
@@ -124,12 +128,15 @@ fn expected_types(kind: Kind) -> &'static [&'static str] {
         Kind::Open => &["events.openat"],
         Kind::Exec => &["events.execve"],
         Kind::Connect => &["events.connect"],
-        Kind::Udp => &[],
+        Kind::Udp | Kind::Write => &[],
     }
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let sensor = crate::build_release()?;
+    if a.baseline_only {
+        return crate::baseline_bench::run(a.rounds, a.opens, &sensor);
+    }
     if !a.dns_only {
         run_sensor_bench(a, &sensor)?;
     }

@@ -1,5 +1,6 @@
 //! Build, test and benchmark automation: `cargo xtask <command>`.
 
+mod baseline_bench;
 mod bench;
 mod workload;
 

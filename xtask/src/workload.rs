@@ -16,6 +16,9 @@ pub enum Kind {
     Connect,
     /// Datagrams to a loopback UDP port that is not 53, each received.
     Udp,
+    /// open(O_WRONLY|O_CREAT|O_TRUNC) + close over 64 files of one
+    /// directory: opens a baseline profile records.
+    Write,
 }
 
 #[derive(Args)]
@@ -30,6 +33,7 @@ pub fn run(a: &WorkloadArgs) -> anyhow::Result<()> {
         Kind::Exec => exec_storm(a.count),
         Kind::Connect => connect_storm(a.count),
         Kind::Udp => udp_storm(a.count),
+        Kind::Write => write_storm(a.count),
     }
 }
 
@@ -40,6 +44,25 @@ fn open_storm(n: u64) -> anyhow::Result<()> {
     for _ in 0..n {
         // SAFETY: open/close of a path we own; raw calls keep the loop lean.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+        if fd < 0 {
+            bail!("open failed: {}", std::io::Error::last_os_error());
+        }
+        // SAFETY: closing the fd just opened.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+fn write_storm(n: u64) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join("sensor-bench-write");
+    std::fs::create_dir_all(&dir)?;
+    let names: Vec<CString> = (0..64)
+        .map(|i| CString::new(dir.join(format!("out{}", char::from(b'a' + i))).to_str().unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    for i in 0..n {
+        let c = &names[(i % 64) as usize];
+        // SAFETY: open/close of a path we own; raw calls keep the loop lean.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600) };
         if fd < 0 {
             bail!("open failed: {}", std::io::Error::last_os_error());
         }

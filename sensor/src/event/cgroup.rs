@@ -121,6 +121,22 @@ pub fn parse_leaf(parent: &str, leaf: &str) -> Option<ContainerRef> {
     parse_path(&format!("/{parent}/{leaf}"))
 }
 
+/// The systemd service a cgroup name is (`ssh.service`,
+/// `user@1000.service`); scopes (sessions, containers) and slices are not
+/// services.
+pub fn unit_of_leaf(leaf: &str) -> Option<String> {
+    (leaf.len() > ".service".len() && leaf.ends_with(".service")).then(|| leaf.to_owned())
+}
+
+/// The systemd service of a process from `/proc/PID/cgroup`: the v2 path's
+/// last name, else the v1 `name=systemd` hierarchy's.
+pub fn parse_proc_unit(text: &str) -> Option<String> {
+    let path = |l: &str| l.splitn(3, ':').nth(2).map(|p| p.rsplit('/').next().unwrap_or(p).to_owned());
+    let v2 = text.lines().find(|l| l.starts_with("0::")).and_then(path);
+    let v1 = text.lines().find(|l| l.split(':').nth(1) == Some("name=systemd")).and_then(path);
+    v2.and_then(|l| unit_of_leaf(&l)).or_else(|| v1.and_then(|l| unit_of_leaf(&l)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +146,21 @@ mod tests {
 
     fn p(path: &str) -> Option<(String, Runtime, Option<String>)> {
         parse_path(path).map(|c| (c.id, c.runtime, c.pod_uid))
+    }
+
+    #[test]
+    fn systemd_services_are_units_and_scopes_are_not() {
+        assert_eq!(unit_of_leaf("ssh.service").as_deref(), Some("ssh.service"));
+        assert_eq!(unit_of_leaf("user@1000.service").as_deref(), Some("user@1000.service"));
+        for leaf in ["session-3.scope", "system.slice", "docker-abc.scope", ".service", "", "init.scope"] {
+            assert_eq!(unit_of_leaf(leaf), None, "{leaf}");
+        }
+        let hybrid = "12:cpu,cpuacct:/system.slice/nginx.service\n1:name=systemd:/system.slice/nginx.service\n0::/system.slice/nginx.service\n";
+        assert_eq!(parse_proc_unit(hybrid).as_deref(), Some("nginx.service"));
+        let v1 = "3:memory:/user.slice\n1:name=systemd:/system.slice/cron.service\n";
+        assert_eq!(parse_proc_unit(v1).as_deref(), Some("cron.service"));
+        assert_eq!(parse_proc_unit("0::/user.slice/user-0.slice/session-1.scope\n"), None);
+        assert_eq!(parse_proc_unit(&format!("0::/system.slice/docker-{ID}.scope\n")), None);
     }
 
     #[test]

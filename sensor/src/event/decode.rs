@@ -75,6 +75,8 @@ pub struct ExecInfo {
     pub exe_writable: bool,
     pub exe_upper_layer: bool,
     pub exe_from_memfd: bool,
+    /// The systemd service of a host process (its cgroup's name).
+    pub unit: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -184,13 +186,16 @@ fn decode_exec(buf: &[u8], ev: &mut Event) -> Result<Lifecycle, DecodeError> {
         if memfd { p.trim_start_matches('/').to_owned() } else { p }
     });
     let cwd = (!cwd.is_empty()).then(|| text(cwd));
+    let container = cgroup::parse_leaf(&cstr(&b.cgroup_parent), &cstr(&b.cgroup_leaf));
+    let unit = if container.is_none() { cgroup::unit_of_leaf(&cstr(&b.cgroup_leaf)) } else { None };
     let info = ExecInfo {
         ppid: b.ppid,
         start_ns: b.start_boottime_ns,
         exe,
         args,
         euid: b.euid,
-        container: cgroup::parse_leaf(&cstr(&b.cgroup_parent), &cstr(&b.cgroup_leaf)),
+        container,
+        unit,
         env,
         exepath,
         cwd,

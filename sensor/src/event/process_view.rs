@@ -66,6 +66,10 @@ pub struct ProcessView {
     /// The container; absent on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerRef>,
+    /// The systemd service of a host process (`ssh.service`), when it runs
+    /// in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// Parent first.
     #[serde(default)]
     pub ancestors: Vec<Ancestor>,

@@ -56,6 +56,8 @@ pub struct Details {
     pub exe_from_memfd: bool,
     /// Environment, `NAME=value` strings, bounded at exec.
     pub env: Arc<[String]>,
+    /// The systemd service of a host process (`ssh.service`).
+    pub unit: Option<String>,
 }
 
 impl Default for Details {
@@ -75,6 +77,7 @@ impl Default for Details {
             exe_upper_layer: false,
             exe_from_memfd: false,
             env: Arc::from([]),
+            unit: None,
         }
     }
 }

@@ -167,6 +167,7 @@ impl ProcessTable {
                 details.exe_upper_layer = x.exe_upper_layer;
                 details.exe_from_memfd = x.exe_from_memfd;
                 details.env = x.env.clone().into();
+                details.unit.clone_from(&x.unit);
                 self.insert(Process {
                     pid,
                     ppid: x.ppid,
@@ -303,6 +304,7 @@ impl ProcessTable {
             env: p.details.env.clone(),
             start_ns: p.start_ns,
             container: p.container.clone(),
+            unit: p.details.unit.clone(),
             ancestors,
         })
     }

@@ -5,8 +5,8 @@
 //! replica uses what the others learned at once. No sync protocol of our
 //! own: the API server's optimistic concurrency is the lock.
 //!
-//! Pod and image profiles are shared; host profiles stay on their node
-//! (their processes are the node's own). Without cluster credentials
+//! Pod and image profiles are shared; host and service profiles stay on
+//! their node (their processes are the node's own). Without cluster credentials
 //! nothing here runs and profiles stay local.
 
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub fn resource() -> ApiResource {
 
 /// Whether a profile of this key is shared between nodes.
 pub fn shared(key: &ProfileKey) -> bool {
-    !matches!(key, ProfileKey::Host { .. })
+    !matches!(key, ProfileKey::Host { .. } | ProfileKey::Unit { .. })
 }
 
 /// Counters of the sync, read by the metrics.

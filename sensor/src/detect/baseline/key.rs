@@ -3,8 +3,10 @@
 //! - A pod's container: (namespace, owning workload kind and name,
 //!   container name), the same for every replica, restart and node.
 //! - A container outside Kubernetes: its image repository.
-//! - A host process: its executable with its parent's. An exec belongs to
-//!   the profile of the process that ran it (what that program spawns).
+//! - A host process of a systemd service: the service (`ssh.service`).
+//! - Another host process: its executable with its parent's. An exec
+//!   belongs to the profile of the process that ran it (what that program
+//!   spawns).
 
 use std::fmt;
 
@@ -28,6 +30,9 @@ pub enum ProfileKey {
     Image {
         repository: String,
     },
+    Unit {
+        unit: String,
+    },
     Host {
         exe: String,
         parent: String,
@@ -41,6 +46,7 @@ impl fmt::Display for ProfileKey {
                 write!(f, "pod:{namespace}/{kind}/{name}/{container}")
             }
             ProfileKey::Image { repository } => write!(f, "image:{repository}"),
+            ProfileKey::Unit { unit } => write!(f, "unit:{unit}"),
             ProfileKey::Host { exe, parent } => write!(f, "host:{exe} <- {parent}"),
         }
     }
@@ -89,6 +95,9 @@ pub fn of_event(f: &EventFields<'_>) -> Option<ProfileKey> {
         }
         let (repository, _) = meta.image_parts()?;
         return Some(ProfileKey::Image { repository: repository.to_owned() });
+    }
+    if let Some(unit) = &view.unit {
+        return Some(ProfileKey::Unit { unit: unit.clone() });
     }
     let exepath = |exe: &Option<String>, fallback: &str| exe.clone().unwrap_or_else(|| fallback.to_owned());
     let a = &view.ancestors;

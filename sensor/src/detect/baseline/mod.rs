@@ -340,7 +340,7 @@ impl Baselines {
         }
         let it = item::of_event(f)?;
         let info = self.key_info(f)?;
-        if !self.cfg.hosts && matches!(info.key, ProfileKey::Host { .. }) {
+        if !self.cfg.hosts && matches!(info.key, ProfileKey::Host { .. } | ProfileKey::Unit { .. }) {
             return None;
         }
         let key = &info.key;

@@ -190,7 +190,22 @@ impl ProfileDoc {
     /// Whether the profile knows the item, exactly or by a broader form.
     pub fn knows(&self, item: &Item) -> bool {
         let set = self.spec.set(item.kind);
-        set.contains(&item.text) || item::broader(item).iter().any(|b| set.contains(b))
+        if set.contains(&item.text) {
+            return true;
+        }
+        // The collapsed forms (`dir/*`, `tcp host:*`, `tcp *`) without
+        // building them: this runs for every event a profile looks at.
+        let cut = match item.kind {
+            ItemKind::Write | ItemKind::Read => item.text.rfind('/'),
+            ItemKind::Connect => item.text.rfind(':'),
+            ItemKind::Listen => item.text.find(' '),
+            ItemKind::Exec | ItemKind::Syscall => None,
+        };
+        if cut.is_some_and(|i| has_star_after(set, &item.text[..=i])) {
+            return true;
+        }
+        // Networks (`tcp 10.1.2.0/24:443`): written by people, never learned.
+        item.kind == ItemKind::Connect && item::broader(item).iter().any(|b| set.contains(b))
     }
 
     /// Learns an item (the caller checked it is new). `false`: its list is
@@ -275,6 +290,22 @@ impl ProfileDoc {
             s.last_new_item.clone_from(&o.last_new_item);
         }
     }
+}
+
+/// Whether `set` holds `prefix` followed by `*` alone. In the set's order
+/// that entry follows `prefix` and whatever continues it with a byte below
+/// `*` (space, `!` to `)`), which are skipped.
+fn has_star_after(set: &BTreeSet<String>, prefix: &str) -> bool {
+    use std::ops::Bound;
+    for s in set.range::<str, _>((Bound::Included(prefix), Bound::Unbounded)) {
+        let Some(rest) = s.strip_prefix(prefix) else { return false };
+        match rest.as_bytes() {
+            b"*" => return true,
+            [c, ..] if *c > b'*' => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether the broader form `general` (ending in `*`) covers `text`.

@@ -40,6 +40,7 @@ fn view() -> Arc<SharedView> {
         env: Arc::from(vec!["PATH=/bin".to_owned(), "LD_PRELOAD=/tmp/x.so".to_owned()]),
         start_ns: 1_000,
         container: None,
+        unit: None,
         ancestors: vec![anc(41, "bash", "/bin/bash", "bash -i"), anc(40, "sshd", "/usr/sbin/sshd", "sshd: u")],
     }))
 }

@@ -366,3 +366,42 @@ fn the_sensitive_syscall_match_is_the_list() {
         assert!(!item::sensitive_syscall(name), "{name}");
     }
 }
+
+#[test]
+fn a_systemd_service_is_one_profile_for_all_its_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = detector(dir.path(), Duration::from_secs(3600));
+    for (n, exe) in [(1, "/usr/bin/date"), (2, "/usr/bin/logger")] {
+        let mut e = exec_child(n, T0, exe);
+        let mut v = e.proc.as_deref().unwrap().view.clone();
+        v.unit = Some("backup.service".into());
+        e.proc = Some(std::sync::Arc::new(crate::event::process_view::SharedView::new(v)));
+        d.process(&e);
+    }
+    let unit = ProfileKey::Unit { unit: "backup.service".into() };
+    let p = d.baselines.as_ref().unwrap().profile(&unit).unwrap();
+    assert_eq!(
+        p.spec.exec.iter().cloned().collect::<Vec<_>>(),
+        vec!["/usr/bin/date <- /bin/sh".to_owned(), "/usr/bin/logger <- /bin/sh".to_owned()]
+    );
+    assert_eq!(unit.to_string(), "unit:backup.service");
+    assert!(!super::cluster::shared(&unit), "a node's own services stay on it");
+}
+
+#[test]
+fn collapsed_forms_are_found_among_neighbours_that_sort_before_them() {
+    let mut p = ProfileDoc::new(key());
+    for t in ["/srv/a b", "/srv/a!x", "/srv/a", "/srv/a/*", "/srv/a(", "/srv/a/#x"] {
+        p.spec.write.insert(t.to_owned());
+    }
+    assert!(p.knows(&write("/srv/a/new")), "`/srv/a/*` after `/srv/a/#x`");
+    assert!(!p.knows(&write("/srv/b/new")));
+    assert!(!p.knows(&write("/srv/new")), "`/srv/*` is not there");
+    p.spec.connect.insert("tcp 10.1.2.0/24:443".to_owned());
+    p.spec.connect.insert("udp 10.9.9.9:*".to_owned());
+    let c = |t: &str| Item { kind: ItemKind::Connect, text: t.to_owned() };
+    assert!(p.knows(&c("tcp 10.1.2.77:443")), "a written network");
+    assert!(!p.knows(&c("tcp 10.1.2.77:80")));
+    assert!(p.knows(&c("udp 10.9.9.9:53")));
+    assert!(!p.knows(&c("tcp 10.9.9.9:53")));
+}
