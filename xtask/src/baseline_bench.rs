@@ -56,7 +56,9 @@ pub fn run(rounds: usize, opens: u64, sensor: &Path) -> anyhow::Result<()> {
                 let _ = std::fs::remove_dir_all(&dir);
                 #[allow(clippy::cast_precision_loss)] // event counts are exact in an f64
                 let per_event_us = cpu * 1e6 / (2 * opens) as f64;
-                eprintln!("round {round} {kind:?} baseline={with}: storm {t:?}, agent CPU {cpu:.2} s, {per_event_us:.2} us/event");
+                eprintln!(
+                    "round {round} {kind:?} baseline={with}: storm {t:?}, agent CPU {cpu:.2} s, {per_event_us:.2} us/event"
+                );
                 if let Some(x) = results.iter_mut().find(|(k, w, _)| *k == kind && *w == with) {
                     x.2.push(per_event_us);
                 }
@@ -64,7 +66,9 @@ pub fn run(rounds: usize, opens: u64, sensor: &Path) -> anyhow::Result<()> {
         }
     }
     println!();
-    println!("| storm ({opens} open+close, 2 events each) | agent | CPU per event (median) | best | vs without baselines (median) |");
+    println!(
+        "| storm ({opens} open+close, 2 events each) | agent | CPU per event (median) | best | vs without baselines (median) |"
+    );
     println!("|---|---|---|---|---|");
     let med = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -80,7 +84,10 @@ pub fn run(rounds: usize, opens: u64, sensor: &Path) -> anyhow::Result<()> {
         let ((mo, bo), (mn, bn)) = (med(&mut off), med(&mut on));
         let what = if kind == Kind::Open { "read-only opens of one file" } else { "write opens of 64 files" };
         println!("| {what} | `sensor run` | {mo:.2} us | {bo:.2} us | |");
-        println!("| {what} | `sensor run --baseline-dir` | {mn:.2} us | {bn:.2} us | {:+.1} % |", (mn / mo - 1.0) * 100.0);
+        println!(
+            "| {what} | `sensor run --baseline-dir` | {mn:.2} us | {bn:.2} us | {:+.1} % |",
+            (mn / mo - 1.0) * 100.0
+        );
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ pub enum Kind {
     Connect,
     /// Datagrams to a loopback UDP port that is not 53, each received.
     Udp,
-    /// open(O_WRONLY|O_CREAT|O_TRUNC) + close over 64 files of one
+    /// `open(O_WRONLY|O_CREAT|O_TRUNC)` + close over 64 files of one
     /// directory: opens a baseline profile records.
     Write,
 }

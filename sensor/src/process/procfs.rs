@@ -81,7 +81,8 @@ pub fn details(pid: u32) -> Details {
     }
     d.exe_from_memfd = d.exepath.as_deref().is_some_and(|p| p.starts_with("memfd:"));
     d.exe_writable = exe_writable(pid);
-    d.unit = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|t| crate::event::cgroup::parse_proc_unit(&t));
+    d.unit =
+        fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().and_then(|t| crate::event::cgroup::parse_proc_unit(&t));
     if let Ok(env) = fs::read(format!("/proc/{pid}/environ")) {
         let env = env.get(..MAX_ENV.min(env.len())).unwrap_or_default();
         d.env = crate::event::decode::split_argv(env).into();
