@@ -120,6 +120,9 @@ struct Profile {
     dirty: bool,
     /// Changed since it was last merged into the cluster's object.
     unshared: bool,
+    /// `status.events` as last written: a count that is all that changed is
+    /// written at shutdown only (not a file write per profile every 5 s).
+    events_written: u64,
 }
 
 impl Profile {
@@ -259,7 +262,8 @@ impl Baselines {
 
     fn insert_loaded(&mut self, doc: ProfileDoc) {
         let key = doc.spec.key.clone();
-        self.profiles.insert(key, Profile { doc, watch_since: None, dirty: false, unshared: false });
+        let events_written = doc.status.events;
+        self.profiles.insert(key, Profile { doc, watch_since: None, dirty: false, unshared: false, events_written });
     }
 
     pub fn config(&self) -> &BaselineConfig {
@@ -329,7 +333,10 @@ impl Baselines {
             doc.status.started_before_agent = started_before;
             doc
         };
-        self.profiles.insert(key.clone(), Profile { doc, watch_since: Some(now), dirty: true, unshared: true });
+        self.profiles.insert(
+            key.clone(),
+            Profile { doc, watch_since: Some(now), dirty: true, unshared: true, events_written: 0 },
+        );
         true
     }
 
@@ -435,6 +442,9 @@ impl Baselines {
             if p.doc.spec.mode == Mode::Learning {
                 p.fold_time(now);
             }
+            if force && p.doc.status.events != p.events_written {
+                p.dirty = true;
+            }
         }
         self.share(wall_ns, force);
         if let Some(tx) = &self.to_store {
@@ -443,6 +453,7 @@ impl Baselines {
                     Ok(text) => {
                         if tx.send(ToStore::Save(p.doc.metadata.name.clone(), text)).is_ok() {
                             p.dirty = false;
+                            p.events_written = p.doc.status.events;
                         }
                     }
                     Err(e) => {
@@ -519,7 +530,11 @@ impl Baselines {
                     info!("baseline {}: changed on disk ({}), taken over", doc.spec.key, doc.spec.mode.as_str());
                     let key = doc.spec.key.clone();
                     let since = self.profiles.get(&key).and_then(|p| p.watch_since);
-                    self.profiles.insert(key, Profile { doc: *doc, watch_since: since, dirty: false, unshared: true });
+                    let events_written = doc.status.events;
+                    self.profiles.insert(
+                        key,
+                        Profile { doc: *doc, watch_since: since, dirty: false, unshared: true, events_written },
+                    );
                 }
                 FromStore::Removed(name) => {
                     self.exec_generation += 1;

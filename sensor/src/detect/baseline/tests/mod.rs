@@ -405,3 +405,25 @@ fn collapsed_forms_are_found_among_neighbours_that_sort_before_them() {
     assert!(p.knows(&c("udp 10.9.9.9:53")));
     assert!(!p.knows(&c("tcp 10.9.9.9:53")));
 }
+
+#[test]
+fn an_enforcing_profiles_event_count_is_written_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = ProfileKey::Host { exe: "/bin/sh".into(), parent: "/usr/sbin/sshd".into() };
+    let mut d = detector(dir.path(), Duration::from_secs(1));
+    for s in 0..5 {
+        d.process(&exec_child(s + 1, T0 + s * SEC, "/usr/bin/date"));
+    }
+    d.baselines.as_mut().unwrap().close(T0 + 5 * SEC);
+    drop(d);
+    let mut d = detector(dir.path(), Duration::from_secs(1));
+    assert_eq!(d.baselines.as_ref().unwrap().profile(&sh).unwrap().spec.mode, Mode::Enforcing);
+    // Known work only: nothing but the count changes.
+    for s in 0..7 {
+        d.process(&exec_child(100 + s, T0 + (10 + s) * SEC, "/usr/bin/date"));
+    }
+    d.baselines.as_mut().unwrap().close(T0 + 20 * SEC);
+    drop(d);
+    let d = detector(dir.path(), Duration::from_secs(1));
+    assert_eq!(d.baselines.as_ref().unwrap().profile(&sh).unwrap().status.events, 12);
+}
