@@ -131,6 +131,26 @@ fn chdir_moves_the_cwd_and_refreshes_views() {
 }
 
 #[test]
+fn paths_with_nothing_to_resolve_stay_and_the_others_resolve() {
+    for p in ["/", "/etc/passwd", "/a/.b/..c/...", "/x"] {
+        assert_eq!(normalize(p), p);
+    }
+    for (p, want) in [
+        ("//etc", "/etc"),
+        ("/etc/", "/etc"),
+        ("/etc/.", "/etc"),
+        ("/etc/..", "/"),
+        ("/a//b", "/a/b"),
+        ("/a/./b", "/a/b"),
+        ("/a/b/../c", "/a/c"),
+        ("/..", "/"),
+    ] {
+        assert_eq!(normalize(p), want, "{p}");
+    }
+    assert_eq!(normalize("rel/../x"), "rel/../x");
+}
+
+#[test]
 fn forked_child_takes_the_parents_current_name_and_no_namespace_pid() {
     let mut t = table();
     exec(&mut t, BASE + 20, 0, 100, "/usr/bin/runc");

@@ -6,6 +6,7 @@
 //! refused here with the offset of the check.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -119,6 +120,9 @@ pub struct Cmp {
     pub op: Op,
     pub rhs: Rhs,
     pub mode: Mode,
+    /// The comparison's identity ([`LeafIds`]): comparisons written alike
+    /// share it, so evaluation decides each of them once per event.
+    pub leaf: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +176,83 @@ pub struct Compiler<'a> {
     pub types: &'a mut EventTypes,
     /// Event-type names used in rules that are not known syscalls/events.
     pub unknown_types: Vec<String>,
+    /// Identities of the comparisons compiled so far, shared by the rules
+    /// of one load.
+    pub leaves: &'a mut LeafIds,
+}
+
+/// Identities of comparisons. Two checks written alike after macro
+/// expansion (same field expression, operator, modifier and values;
+/// positions and the macro they came from aside) compile to the same
+/// comparison, so they get the same id. Falco's macros repeat checks
+/// across rules (`container`, `open_write`'s `fd.typechar = f`, ...).
+#[derive(Debug, Default)]
+pub struct LeafIds {
+    ids: std::collections::HashMap<String, u32, foldhash::fast::RandomState>,
+}
+
+impl LeafIds {
+    /// The id of `c`, a new one if no check like it was seen.
+    fn id(&mut self, c: &Check) -> u32 {
+        let mut key = String::new();
+        leaf_key(&c.lhs, &mut key);
+        let _ = write!(key, "\u{1}{:?}\u{1}{:?}\u{1}", c.op, c.modifier);
+        match &c.rhs {
+            AstRhs::None => {}
+            AstRhs::Value(v) => {
+                let _ = write!(key, "{v:?}");
+            }
+            AstRhs::List(vs) => {
+                let _ = write!(key, "{vs:?}");
+            }
+            AstRhs::Field(fe) => {
+                key.push_str("val ");
+                leaf_key(fe, &mut key);
+            }
+        }
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        *self.ids.entry(key).or_insert(next)
+    }
+
+    /// Number of distinct comparisons.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// `fe` without positions, literals with their exact bytes.
+fn leaf_key(fe: &super::ast::FieldExpr, out: &mut String) {
+    use super::ast::FieldExpr;
+    match fe {
+        FieldExpr::Field { name, arg, .. } => {
+            let _ = write!(out, "{name}[{arg:?}]");
+        }
+        FieldExpr::Transform { tr, args, arg, .. } => {
+            let _ = write!(out, "{tr:?}(");
+            for a in args {
+                leaf_key(a, out);
+                out.push(',');
+            }
+            let _ = write!(out, ")[{arg:?}]");
+        }
+        FieldExpr::Literal { value, .. } => {
+            let _ = write!(out, "{value:?}");
+        }
+        FieldExpr::List { items, .. } => {
+            out.push('(');
+            for a in items {
+                leaf_key(a, out);
+                out.push(',');
+            }
+            out.push(')');
+        }
+    }
 }
 
 /// libsinsp's `flt_is_comparable`: which operators a value type supports.
@@ -328,7 +409,8 @@ impl Compiler<'_> {
             }
             (AstRhs::List(items), None) => Self::list_rhs(c, &lhs, items)?,
         };
-        Ok(Filter::Cmp(Box::new(Cmp { lhs, op: c.op, rhs, mode })))
+        let leaf = self.leaves.id(c);
+        Ok(Filter::Cmp(Box::new(Cmp { lhs, op: c.op, rhs, mode, leaf })))
     }
 
     /// `evt.type =|==|!= name` and `evt.type in (names)` become event-type

@@ -80,11 +80,13 @@ impl<E: FieldSource + ?Sized> Ctx<'_, E> {
             Filter::Not(c) => !self.eval(c),
             Filter::Const(b) => *b,
             Filter::EvtType(s) => s.contains(self.type_id),
-            Filter::Cmp(c) => self.cmp(c),
+            Filter::Cmp(c) => self.compare(c),
         }
     }
 
-    fn cmp(&self, c: &Cmp) -> bool {
+    /// One comparison against the event.
+    #[must_use]
+    pub fn compare(&self, c: &Cmp) -> bool {
         // Plain fields, the common case, skip the operand dispatch.
         let v = match &c.lhs {
             Operand::Field(f) => self.src.get(f.id, f.arg.as_ref()),

@@ -207,3 +207,9 @@ pub fn is_known(name: &str) -> bool {
 pub fn count() -> usize {
     NAMES.len()
 }
+
+/// Every known event name.
+#[must_use]
+pub fn all() -> &'static [&'static str] {
+    NAMES
+}

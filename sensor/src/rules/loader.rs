@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::collector::Collector;
-use super::compile::{CompileError, Compiler};
+use super::compile::{CompileError, Compiler, LeafIds};
 use super::config::EngineConfig;
 use super::error::{ItemKind, ItemRef, LoadError, Location, Warning, WarningCode};
 use super::evttype::{EventTypes, TypeSet};
@@ -69,6 +69,7 @@ struct State<'a> {
     list_used: Vec<bool>,
     macros: HashMap<String, MacroEntry>,
     types: EventTypes,
+    leaves: LeafIds,
 }
 
 /// Compiles everything collected so far. Errors and warnings go to `report`.
@@ -90,6 +91,7 @@ pub fn compile(col: &Collector, _cfg: &EngineConfig, report: &mut LoadReport) ->
         lists: cl.lists,
         macros: HashMap::new(),
         types: EventTypes::default(),
+        leaves: LeafIds::default(),
     };
     st.compile_macros();
     let rules: Vec<CompiledRule> = col.rules.items.iter().filter_map(|r| st.compile_rule(r)).collect();
@@ -258,7 +260,7 @@ impl State<'_> {
         for m in deprecated {
             self.warn(cloc, r, WarningCode::DeprecatedItem, m);
         }
-        let mut compiler = Compiler { types: &mut self.types, unknown_types: Vec::new() };
+        let mut compiler = Compiler { types: &mut self.types, unknown_types: Vec::new(), leaves: &mut self.leaves };
         let result = compiler.compile(&expanded);
         let unknown_types = std::mem::take(&mut compiler.unknown_types);
         let filter = match result {

@@ -33,6 +33,7 @@ pub mod operand;
 pub mod output;
 pub mod parser;
 pub mod pmatch;
+pub mod program;
 pub mod re2posix;
 pub mod reader;
 pub mod rule_list;

@@ -14,6 +14,7 @@ use super::files::rules_files;
 use super::items::Priority;
 use super::loader::{Compiled, compile};
 use super::output::OutputFormat;
+use super::program::Program;
 use super::reader::read_documents;
 use super::selection::RuleSelection;
 use super::specialize;
@@ -72,11 +73,12 @@ type Candidate = (u32, Filter);
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     types: EventTypes,
-    /// Per interned event type, in load order: the rules that can match it,
-    /// each with its filter specialized for that type.
-    by_type: Vec<Box<[Candidate]>>,
+    /// Per interned event type: the rules that can match it, in load
+    /// order, each with its filter specialized for that type, as one
+    /// program.
+    by_type: Vec<Program>,
     /// The same for event types no rule names.
-    other_types: Box<[Candidate]>,
+    other_types: Program,
     matching: RuleMatching,
 }
 
@@ -199,6 +201,12 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The interned id of an event type name, `None` if no rule names it.
+    #[must_use]
+    pub fn type_id(&self, name: &str) -> Option<u16> {
+        self.types.id(name)
+    }
+
     /// Enables or disables a rule by name; false if no such rule.
     pub fn set_enabled(&mut self, name: &str, enabled: bool) -> bool {
         let mut found = false;
@@ -213,20 +221,23 @@ impl RuleSet {
     /// `rule_matching: first` at most one.
     pub fn evaluate<'s, E: FieldSource + ?Sized>(&'s self, ev: &E, out: &mut Vec<&'s CompiledRule>) {
         let type_id = self.types.id(ev.evt_type());
-        let candidates = match type_id {
-            Some(t) => self.by_type.get(usize::from(t)).map_or(&[][..], |v| &v[..]),
-            None => &self.other_types[..],
+        let program = match type_id {
+            Some(t) => self.by_type.get(usize::from(t)),
+            None => Some(&self.other_types),
         };
+        let Some(program) = program else { return };
         let ctx = Ctx { src: ev, type_id };
-        for (i, filter) in candidates {
-            let r = &self.rules[*i as usize];
-            if r.enabled && ctx.eval(filter) {
-                out.push(r);
-                if self.matching == RuleMatching::First {
-                    return;
+        let first = self.matching == RuleMatching::First;
+        program.run(
+            &ctx,
+            |i| self.rules.get(i as usize).is_some_and(|r| r.enabled),
+            |i| {
+                if let Some(r) = self.rules.get(i as usize) {
+                    out.push(r);
                 }
-            }
-        }
+                !first
+            },
+        );
     }
 }
 
@@ -291,8 +302,8 @@ impl RuleSet {
         RuleSet {
             rules,
             types,
-            by_type: by_type.into_iter().map(Vec::into_boxed_slice).collect(),
-            other_types: other.into(),
+            by_type: by_type.iter().map(|c| Program::build(c)).collect(),
+            other_types: Program::build(&other),
             matching: cfg.rule_matching,
         }
     }

@@ -12,7 +12,8 @@ use crate::rules::parser::parse;
 fn types(cond: &str) -> String {
     let ast = parse(cond).unwrap_or_else(|e| panic!("{cond:?}: {e}"));
     let mut names = EventTypes::default();
-    let filter = Compiler { types: &mut names, unknown_types: Vec::new() }
+    let mut leaves = crate::rules::compile::LeafIds::default();
+    let filter = Compiler { types: &mut names, unknown_types: Vec::new(), leaves: &mut leaves }
         .compile(&ast)
         .unwrap_or_else(|e| panic!("{cond:?}: {e}"));
     let set = filter.evttypes();

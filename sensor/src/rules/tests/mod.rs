@@ -13,4 +13,5 @@ mod loading;
 mod malformed;
 mod output_alert;
 mod parser_check;
+mod program;
 mod upstream;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::rules::{EngineConfig, LoadReport, MapEvent, RuleMatching, RuleSelection, RuleSet, RuleText};
 
-const STABLE: &str = "falco_rules.yaml";
-const INCUBATING: &str = "falco-incubating_rules.yaml";
-const SANDBOX: &str = "falco-sandbox_rules.yaml";
+pub(super) const STABLE: &str = "falco_rules.yaml";
+pub(super) const INCUBATING: &str = "falco-incubating_rules.yaml";
+pub(super) const SANDBOX: &str = "falco-sandbox_rules.yaml";
 
 /// Finds `shared/falco/` next to an ancestor of the crate.
 fn upstream_dir() -> Option<PathBuf> {
@@ -23,7 +23,7 @@ fn upstream_dir() -> Option<PathBuf> {
 }
 
 /// `None` (test passes vacuously) only outside CI.
-fn require_upstream() -> Option<PathBuf> {
+pub(super) fn require_upstream() -> Option<PathBuf> {
     let p = upstream_dir();
     if p.is_none() {
         assert!(
