@@ -353,6 +353,31 @@ fn bench_all_upstream(c: &mut Criterion) {
     g.finish();
 }
 
+/// Issue 11's line: all 93 upstream rules and every built-in rule, all
+/// enabled (`--enable-rule '*'` over the built-in set and the three files).
+fn bench_all_rules(c: &mut Criterion) {
+    let Some(stable) = upstream() else { return };
+    let dir = stable.parent().map(PathBuf::from).unwrap_or_default();
+    let paths = vec![stable, dir.join("falco-incubating_rules.yaml"), dir.join("falco-sandbox_rules.yaml")];
+    let src = sensor::detect::RuleSources {
+        builtin: true,
+        paths,
+        select: vec![sensor::rules::RuleSelection::enable_rule("*")],
+    };
+    let (Some(set), report) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
+    let enabled = set.rules().iter().filter(|r| r.enabled).count();
+    eprintln!(
+        "built-in + upstream: {} rules loaded, {enabled} enabled, {} errors",
+        set.rules().len(),
+        report.errors.len()
+    );
+    let mix: Vec<Event> = events().into_iter().cycle().take(600).collect();
+    let mut g = c.benchmark_group("all_rules");
+    bench_evaluate(&mut g, "evaluate_mix", &set, &mix);
+    bench_replay(&mut g, "replay_recorded", set, &recorded());
+    g.finish();
+}
+
 /// Cost of container attribution on the detection path: the same recorded
 /// events as host processes, then as processes of a container whose
 /// runtime and pod metadata are cached (a store lookup per event, the
@@ -450,5 +475,14 @@ fn bench_load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_recorded, bench_default_rules, bench_all_upstream, bench_enrichment, bench_load);
+criterion_group!(
+    benches,
+    bench,
+    bench_recorded,
+    bench_default_rules,
+    bench_all_upstream,
+    bench_all_rules,
+    bench_enrichment,
+    bench_load
+);
 criterion_main!(benches);

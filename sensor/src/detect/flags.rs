@@ -24,7 +24,10 @@ pub fn open_flags(f: u64) -> String {
         (libc::O_TMPFILE as u64, "O_TMPFILE"),
     ];
     const TMPFILE: u64 = libc::O_TMPFILE as u64;
-    let mut out = String::from(match f & libc::O_ACCMODE as u64 {
+    // Sized once: the common sets (`O_RDONLY|O_CLOEXEC`, a write with
+    // `O_CREAT|O_TRUNC`) fit, so the string does not grow in steps.
+    let mut out = String::with_capacity(64);
+    out.push_str(match f & libc::O_ACCMODE as u64 {
         0 => "O_RDONLY",
         1 => "O_WRONLY",
         _ => "O_RDWR",
