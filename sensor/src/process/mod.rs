@@ -4,7 +4,7 @@
 //! stay resolvable for a grace period because their last events can still
 //! be queued behind the exit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,12 +34,20 @@ pub struct TableStats {
 
 pub struct ProcessTable {
     live: HashMap<u32, Arc<Process>>,
-    exited: HashMap<(u32, u64), Arc<Process>>,
+    /// Ordered by pid, then start: the most recent exited process of a pid
+    /// is one range query away.
+    exited: BTreeMap<(u32, u64), Arc<Process>>,
     exit_queue: VecDeque<(Instant, (u32, u64))>,
-    /// Built views, valid while `generation` is unchanged: any exec, exit or
-    /// pid reuse may change some process's ancestry, so it clears them all.
+    /// Built views, valid while `generation` is unchanged. A change to one
+    /// process (exec, exit, chdir, pid reuse) drops its own view and, when
+    /// it has children, the views that list it as an ancestor; only a
+    /// change that can touch any chain (a missing ancestor found, entries
+    /// evicted) moves the generation and drops them all.
     views: HashMap<u32, (u64, Arc<SharedView>)>,
     generation: u64,
+    /// Parent pids of the table's processes: only their changes can reach
+    /// another process's view.
+    parents: HashSet<u32>,
     grace: Duration,
     capacity: usize,
     stats: TableStats,
@@ -49,10 +57,11 @@ impl ProcessTable {
     pub fn new(capacity: usize, grace: Duration) -> Self {
         Self {
             live: HashMap::new(),
-            exited: HashMap::new(),
+            exited: BTreeMap::new(),
             exit_queue: VecDeque::new(),
             views: HashMap::new(),
             generation: 0,
+            parents: HashSet::new(),
             grace,
             capacity,
             stats: TableStats::default(),
@@ -81,6 +90,9 @@ impl ProcessTable {
         if self.live.len() >= self.capacity && !self.live.contains_key(&p.pid) {
             self.make_room();
         }
+        if p.ppid != 0 {
+            self.parents.insert(p.ppid);
+        }
         self.live.insert(p.pid, Arc::new(p));
     }
 
@@ -95,6 +107,8 @@ impl ProcessTable {
             self.stats.evicted += 1;
         }
         let target = self.capacity - self.capacity / 10;
+        let live = &self.live;
+        self.parents.retain(|p| live.contains_key(p));
         if self.live.len() >= target {
             let mut by_age: Vec<(u64, u32)> = self.live.values().map(|p| (p.start_ns, p.pid)).collect();
             by_age.sort_unstable();
@@ -109,12 +123,12 @@ impl ProcessTable {
     /// Applies a lifecycle record. `pid` is the event's thread-group id.
     pub fn apply(&mut self, pid: u32, comm: &str, uid: u32, lc: &Lifecycle) {
         self.expire(Instant::now());
-        if !matches!(lc, Lifecycle::Fork { child_pid, .. } if !self.live.contains_key(child_pid)) {
-            self.generation += 1;
-        }
         match lc {
             Lifecycle::Fork { child_pid, child_start_ns } => {
                 let parent = self.live.get(&pid).cloned();
+                // A view cached under the child's pid belongs to an earlier
+                // process of that pid.
+                self.invalidate(*child_pid);
                 if let Some(old) = self.live.remove(child_pid) {
                     self.stats.pid_reused += 1;
                     self.retire(old);
@@ -151,6 +165,7 @@ impl ProcessTable {
                 self.insert(child);
             }
             Lifecycle::Exec(x) => {
+                self.invalidate(pid);
                 // The kernel walked exe path and cwd at exec: right even for a
                 // process gone before this record is read. /proc fills what the
                 // record lacks (session id; paths when the walk failed).
@@ -189,6 +204,8 @@ impl ProcessTable {
                 if let Some(p) = self.live.get(&pid)
                     && (*start_ns == 0 || same_start(p.start_ns, *start_ns))
                 {
+                    self.invalidate(pid);
+                    self.parents.remove(&pid);
                     let p = self.live.remove(&pid).expect("checked above");
                     self.retire(p);
                 }
@@ -208,7 +225,19 @@ impl ProcessTable {
         let mut np = (**p).clone();
         np.cwd = Some(cwd);
         self.live.insert(pid, Arc::new(np));
-        self.generation += 1;
+        // The cwd is in the process's own view only, not in its children's
+        // ancestors.
+        self.views.remove(&pid);
+    }
+
+    /// Drops the cached views that show `pid`: its own and, if it has
+    /// children, every view that lists it among the ancestors.
+    fn invalidate(&mut self, pid: u32) {
+        if self.parents.contains(&pid) {
+            self.views.retain(|&p, (_, v)| p != pid && !v.ancestors.iter().any(|a| a.pid == pid));
+        } else {
+            self.views.remove(&pid);
+        }
     }
 
     fn retire(&mut self, p: Arc<Process>) {
@@ -233,10 +262,8 @@ impl ProcessTable {
         if let Some(p) = self.live.get(&pid) {
             return Some(p.clone());
         }
-        if let Some(p) =
-            self.exited.iter().filter(|((k, _), _)| *k == pid).max_by_key(|((_, s), _)| *s).map(|(_, p)| p.clone())
-        {
-            return Some(p);
+        if let Some((_, p)) = self.exited.range((pid, 0)..=(pid, u64::MAX)).next_back() {
+            return Some(p.clone());
         }
         self.stats.misses += 1;
         let p = procfs::process(pid)?;

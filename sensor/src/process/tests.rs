@@ -162,3 +162,74 @@ fn forked_child_takes_the_parents_current_name_and_no_namespace_pid() {
     assert_eq!(c.exe, "/usr/bin/runc");
     assert_eq!(c.details.vpid, None);
 }
+
+/// A shell with two long-lived children and a short-lived one that execs
+/// and exits: the churn drops only the views it shows.
+#[test]
+fn a_leaf_exec_and_exit_keep_other_views_and_a_parent_change_refreshes_its_children() {
+    let mut t = table();
+    exec(&mut t, BASE + 1, 0, 100, "/bin/sh");
+    for (c, start) in [(BASE + 2, 200), (BASE + 3, 300)] {
+        t.apply(BASE + 1, "sh", 0, &Lifecycle::Fork { child_pid: c, child_start_ns: start });
+        exec(&mut t, c, BASE + 1, start, "/usr/bin/worker");
+    }
+    let (w2, w3, sh) = (t.view(BASE + 2).unwrap(), t.view(BASE + 3).unwrap(), t.view(BASE + 1).unwrap());
+    // Churn: a probe process forks from worker 2, execs, exits.
+    for i in 0..3u32 {
+        let probe = BASE + 10 + i;
+        let start = 1000 + u64::from(i);
+        t.apply(BASE + 2, "worker", 0, &Lifecycle::Fork { child_pid: probe, child_start_ns: start });
+        exec(&mut t, probe, BASE + 2, start, "/bin/true");
+        assert_eq!(t.view(probe).unwrap().ancestors[0].name, "worker");
+        t.apply(probe, "true", 0, &Lifecycle::Exit { start_ns: start });
+    }
+    assert!(Arc::ptr_eq(&w3, &t.view(BASE + 3).unwrap()), "an unrelated view was rebuilt");
+    assert!(Arc::ptr_eq(&sh, &t.view(BASE + 1).unwrap()), "the grandparent's view was rebuilt");
+    // Worker 2 had children: its exec refreshes itself and its descendants,
+    // not its sibling.
+    t.apply(BASE + 2, "worker", 0, &Lifecycle::Fork { child_pid: BASE + 20, child_start_ns: 2000 });
+    exec(&mut t, BASE + 20, BASE + 2, 2000, "/bin/sleep");
+    assert_eq!(t.view(BASE + 20).unwrap().ancestors[0].exe, "/usr/bin/worker");
+    exec(&mut t, BASE + 2, BASE + 1, 200, "/usr/bin/worker2");
+    assert!(!Arc::ptr_eq(&w2, &t.view(BASE + 2).unwrap()));
+    assert_eq!(t.view(BASE + 20).unwrap().ancestors[0].exe, "/usr/bin/worker2");
+    assert!(Arc::ptr_eq(&w3, &t.view(BASE + 3).unwrap()));
+    // Its exit cuts its child's chain there, as a rebuild would.
+    t.apply(BASE + 2, "worker2", 0, &Lifecycle::Exit { start_ns: 200 });
+    assert!(t.view(BASE + 20).unwrap().ancestors.is_empty());
+    // A cwd change shows in the process's own view only.
+    t.chdir(BASE + 1, "/srv");
+    assert_eq!(t.view(BASE + 1).unwrap().cwd.as_deref(), Some("/srv"));
+    assert!(Arc::ptr_eq(&w3, &t.view(BASE + 3).unwrap()));
+}
+
+/// A pid reused by a new fork never shows the view of its previous
+/// process, even when that view was built after the exit.
+#[test]
+fn a_reused_pid_does_not_show_the_dead_process_view() {
+    let mut t = table();
+    exec(&mut t, BASE + 1, 0, 100, "/bin/sh");
+    t.apply(BASE + 1, "sh", 0, &Lifecycle::Fork { child_pid: BASE + 5, child_start_ns: 500 });
+    exec(&mut t, BASE + 5, BASE + 1, 500, "/usr/bin/old");
+    t.apply(BASE + 5, "old", 0, &Lifecycle::Exit { start_ns: 500 });
+    // A late event of the dead process: its view from the exited table.
+    assert_eq!(t.view(BASE + 5).unwrap().exe, "/usr/bin/old");
+    t.apply(BASE + 1, "sh", 0, &Lifecycle::Fork { child_pid: BASE + 5, child_start_ns: 900 });
+    let v = t.view(BASE + 5).unwrap();
+    assert_eq!((v.exe.as_str(), v.start_ns), ("/bin/sh", 900));
+}
+
+/// The most recent exited incarnation of a pid is the one resolved.
+#[test]
+fn the_latest_exited_incarnation_of_a_pid_resolves() {
+    let mut t = table();
+    exec(&mut t, BASE + 1, 0, 100, "/bin/sh");
+    for (start, exe) in [(300, "/bin/b"), (200, "/bin/a"), (400, "/bin/c")] {
+        t.apply(BASE + 1, "sh", 0, &Lifecycle::Fork { child_pid: BASE + 7, child_start_ns: start });
+        exec(&mut t, BASE + 7, BASE + 1, start, exe);
+        t.apply(BASE + 7, "x", 0, &Lifecycle::Exit { start_ns: start });
+    }
+    exec(&mut t, BASE + 8, 0, 50, "/bin/other");
+    assert_eq!(t.resolve(BASE + 7).unwrap().exe, "/bin/c");
+    assert_eq!(t.resolve(BASE + 8).unwrap().exe, "/bin/other");
+}
