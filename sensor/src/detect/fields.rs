@@ -39,10 +39,6 @@ fn basename(p: &str) -> &str {
 }
 
 /// `proc.args`: the arguments after argv[0], space-joined.
-fn args_line(args: &[String]) -> String {
-    args.iter().skip(1).map(String::as_str).collect::<Vec<_>>().join(" ")
-}
-
 /// `source:dest:mode:rdwr:propagation`, one mount as Falco prints it.
 fn mount_text(x: &crate::enrich::runtime::Mount) -> String {
     let mode = x.mode.as_deref().unwrap_or_default();
@@ -436,8 +432,8 @@ impl FieldSource for EventFields<'_> {
             FieldId::ProcName => Some(s(v.map_or(ev.comm.as_str(), |v| v.name.as_str()))),
             FieldId::ProcExe => v.map(|v| s(v.args.first().map_or(v.exe.as_str(), String::as_str))),
             FieldId::ProcExepath => v.map(|v| s(v.exepath.as_deref().unwrap_or(&v.exe))),
-            FieldId::ProcArgs => v.map(|v| owned(args_line(&v.args))),
-            FieldId::ProcCmdline => v.map(|v| owned(crate::event::process_view::cmdline(&v.name, &v.args))),
+            FieldId::ProcArgs => v.map(|v| s(v.args_line())),
+            FieldId::ProcCmdline => v.map(|v| s(v.cmdline())),
             FieldId::ProcCmdnargs => v.map(|v| FieldValue::U64(v.args.len().saturating_sub(1) as u64)),
             FieldId::ProcCwd => v.and_then(|v| v.cwd.as_deref()).map(s),
             FieldId::ProcTty => v.map(|v| FieldValue::U64(v.tty.into())),
