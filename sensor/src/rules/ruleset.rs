@@ -79,6 +79,8 @@ pub struct RuleSet {
     by_type: Vec<Program>,
     /// The same for event types no rule names.
     other_types: Program,
+    /// `rules[i].enabled`, packed: evaluation reads it for every candidate.
+    enabled: Vec<bool>,
     matching: RuleMatching,
 }
 
@@ -191,6 +193,7 @@ impl RuleSet {
         for sel in selection {
             sel.apply(&mut set.rules);
         }
+        set.enabled = set.rules.iter().map(|r| r.enabled).collect();
         report.rules_loaded = set.rules.len();
         report.rules_enabled = set.rules.iter().filter(|r| r.enabled).count();
         (Some(set), report)
@@ -210,8 +213,9 @@ impl RuleSet {
     /// Enables or disables a rule by name; false if no such rule.
     pub fn set_enabled(&mut self, name: &str, enabled: bool) -> bool {
         let mut found = false;
-        for r in self.rules.iter_mut().filter(|r| r.name == name) {
+        for (r, e) in self.rules.iter_mut().zip(self.enabled.iter_mut()).filter(|(r, _)| r.name == name) {
             r.enabled = enabled;
+            *e = enabled;
             found = true;
         }
         found
@@ -230,7 +234,7 @@ impl RuleSet {
         let first = self.matching == RuleMatching::First;
         program.run(
             &ctx,
-            |i| self.rules.get(i as usize).is_some_and(|r| r.enabled),
+            |i| self.enabled.get(i as usize).copied().unwrap_or(false),
             |i| {
                 if let Some(r) = self.rules.get(i as usize) {
                     out.push(r);
@@ -299,11 +303,13 @@ impl RuleSet {
                 add(&mut other, idx, r, None);
             }
         }
+        let enabled = rules.iter().map(|r| r.enabled).collect();
         RuleSet {
             rules,
             types,
             by_type: by_type.iter().map(|c| Program::build(c)).collect(),
             other_types: Program::build(&other),
+            enabled,
             matching: cfg.rule_matching,
         }
     }
