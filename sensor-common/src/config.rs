@@ -213,8 +213,27 @@ pub mod sock_fd {
     pub const RET: u8 = 2;
 }
 
+/// Response settings (the `RESPONSE` array's one entry).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseConf {
+    /// 1: carry out in-kernel kills (`enforce` mode); 0: monitor.
+    pub enforce: u32,
+    /// Explicit padding, always zero.
+    pub reserved: u32,
+}
+
+/// Key of `KILL_NAMES`: a process name as the kernel keeps it after exec
+/// (`task->comm`, NUL-padded), so at most `COMM_LEN - 1` bytes.
+pub type KillName = [u8; crate::event::COMM_LEN];
+
+/// Entries of `KILL_NAMES`.
+pub const MAX_KILL_NAMES: u32 = 4096;
+
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: repr(C), two u32, no padding.
+    unsafe impl aya::Pod for super::ResponseConf {}
     // SAFETY: repr(C), integer fields only, no padding holes left implicit.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: as above.
@@ -226,4 +245,6 @@ const _: () = {
     assert!(size_of::<TaskOffsets>() == 66 * 4);
     assert!(size_of::<Config>() == 16 + 48 + 16 + 66 * 4);
     assert!(size_of::<SyscallConf>() == 12);
+    assert!(size_of::<ResponseConf>() == 8);
+    assert!(core::mem::offset_of!(ResponseConf, enforce) == 0);
 };

@@ -3,8 +3,8 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
+        bpf_get_current_comm, bpf_get_current_pid_tgid,
+        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal},
     },
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
@@ -16,7 +16,7 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{CONFIG, SYSCALLS, count_loss},
+    maps::{CONFIG, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
     path::{kpath, walk},
     record::{fill_header, scratch, submit},
     syscalls::{current_regs, native_call},
@@ -36,9 +36,36 @@ const ARGV_END: usize = EXEC_STR_BASE + MAX_STR + MAX_ARGV;
 const ENV_END: usize = ARGV_END + MAX_ENV;
 const EXEPATH_END: usize = ENV_END + MAX_PATH;
 
+const SIGKILL: u32 = 9;
+
+/// Response: in enforce mode, SIGKILL the task that just exec'd when a
+/// `kill_process` rule names its new image. The signal is pending when
+/// the exec returns to user space, so the new image never runs an
+/// instruction. Never the agent itself nor pid 1 (the agent keeps other
+/// allow-listed names out of the map). Returns (rule id, signal result).
+#[inline(always)]
+fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
+    let Some(conf) = RESPONSE.get(0) else { return (0, 0) };
+    if conf.enforce == 0 {
+        return (0, 0);
+    }
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if tgid == agent_tgid || tgid == 1 {
+        return (0, 0);
+    }
+    let Ok(comm) = bpf_get_current_comm() else { return (0, 0) };
+    // SAFETY: a map lookup; the value is copied out at once.
+    let Some(rule) = (unsafe { KILL_NAMES.get(&comm) }).copied() else { return (0, 0) };
+    // SAFETY: a helper call on the current task.
+    let ret = unsafe { bpf_send_signal(SIGKILL) } as i32;
+    (rule, ret)
+}
+
 #[inline(always)]
 fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
-    let off = CONFIG.get(0)?.task;
+    let cfg = CONFIG.get(0)?;
+    let (kill_rule, kill_ret) = kill_at_exec(cfg.agent_tgid);
+    let off = cfg.task;
     let task: u64 = ctx.arg::<*const u8>(0) as u64;
     let old_tid: i32 = ctx.arg(1);
     let bprm: u64 = ctx.arg::<*const u8>(2) as u64;
@@ -66,6 +93,8 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         (*body).env_full_len = 0;
         (*body).exepath_len = 0;
         (*body).cwd_len = 0;
+        (*body).kill_rule = kill_rule;
+        (*body).kill_ret = kill_ret;
 
         let mut pos = EXEC_STR_BASE;
         if let Some(fname) = read::<u64>(bprm, off.binprm_filename) {

@@ -1,0 +1,257 @@
+//! The response stage: after detection, a rule's `actions:` are carried
+//! out (mode `enforce`) or reported as what would have been done (mode
+//! `monitor`, the default), per namespace, never on the allow-list, at
+//! most `max_actions_per_minute`. Every action is an alert of its own.
+//!
+//! - `kill_process` of a rule whose condition is a process name at exec
+//!   ([`plan`]) is done by the kernel before the new image runs: the names
+//!   are pushed into the exec program's map ([`crate::kernel::response`])
+//!   at start and at every reload, and the exec record says it was killed.
+//! - Any other `kill_process` is done here, through a pidfd ([`kill`]), as
+//!   soon as the alert is raised; the time from the event to the signal is
+//!   the `sensor_response_kill_latency_seconds` histogram.
+//!
+//! The stage runs on the ring reader's thread but never waits: a kill is a
+//! few syscalls, and nothing here does I/O beyond /proc.
+
+pub mod alert;
+pub mod dry_run;
+pub mod kill;
+pub mod plan;
+pub mod policy;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use log::{info, warn};
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::event::decode::{KILL_RET_ARG, KILL_RULE_ARG};
+use crate::kernel::response::KillMaps;
+use crate::metrics::response::ResponseMetrics;
+use crate::rules::{Action, Alert, AlertOptions, RuleSet};
+use alert::{Outcome, Trigger, action_alert};
+use plan::KernelPlan;
+use policy::{Exempt, Mode, Policy, RateLimit, Target};
+
+/// Field of a triggering alert: its id, repeated in its actions' alerts.
+pub const ALERT_ID_FIELD: &str = "response.alert_id";
+/// Field of a triggering alert: the mode its actions ran in.
+pub const MODE_FIELD: &str = "response.mode";
+/// Field of a triggering alert: the actions done (enforce) or that would
+/// have been done (monitor).
+pub const ACTIONS_FIELD: &str = "response.actions";
+/// Field of a triggering alert whose target is on the allow-list.
+pub const EXEMPT_FIELD: &str = "response.exempt";
+
+/// Wall clock, ns since the epoch.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+pub struct Responder {
+    policy: Policy,
+    /// Enabled rules that have actions.
+    actions: HashMap<String, Vec<Action>>,
+    plan: KernelPlan,
+    kernel: Option<KillMaps>,
+    limit: RateLimit,
+    metrics: Option<ResponseMetrics>,
+    /// `bpf_send_signal` and the maps are usable.
+    kernel_ok: bool,
+}
+
+impl Responder {
+    /// `kernel`: the exec program's response maps (`None`: replay, or the
+    /// kernel cannot send signals; kills then all go through pidfds).
+    pub fn new(policy: Policy, kernel: Option<KillMaps>, metrics: Option<ResponseMetrics>) -> Self {
+        let limit = RateLimit::new(policy.max_actions_per_minute, Instant::now());
+        let kernel_ok = kernel.is_some();
+        Self { policy, actions: HashMap::new(), plan: KernelPlan::default(), kernel, limit, metrics, kernel_ok }
+    }
+
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    #[must_use]
+    pub fn kernel_plan(&self) -> &KernelPlan {
+        &self.plan
+    }
+
+    /// A new policy (configuration reload); the kernel maps follow at the
+    /// next [`Self::set_rules`].
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.limit = RateLimit::new(policy.max_actions_per_minute, Instant::now());
+        self.policy = policy;
+    }
+
+    /// The rules from now on: their actions, and the kernel's names. Only
+    /// the global `enforce` arms the kernel (namespace overrides are
+    /// decided in user space, where the namespace is known).
+    pub fn set_rules(&mut self, set: &RuleSet) {
+        self.actions = set
+            .rules()
+            .iter()
+            .filter(|r| r.enabled && !r.actions.is_empty())
+            .map(|r| (r.name.clone(), r.actions.clone()))
+            .collect();
+        let allow = |n: &str| self.policy.allow_processes.contains(n);
+        self.plan = plan::kernel_plan(set, &allow);
+        let enforce = self.policy.mode == Mode::Enforce;
+        let Some(k) = &mut self.kernel else { return };
+        match k.sync(&self.plan.names, enforce) {
+            Ok(()) => {
+                info!(
+                    "response: {} process names killed in the kernel at exec ({})",
+                    k.len(),
+                    if enforce { "armed" } else { "monitor mode: not armed" }
+                );
+                if let Some(m) = &self.metrics {
+                    m.kernel_names.set(i64::try_from(k.len()).unwrap_or(i64::MAX));
+                    m.kernel_armed.set(i64::from(enforce));
+                }
+            }
+            Err(e) => {
+                warn!("response: in-kernel kills off, kills go through pidfds: {}", crate::error_chain(&e));
+                self.kernel_ok = false;
+                if let Some(m) = &self.metrics {
+                    m.kernel_armed.set(0);
+                }
+            }
+        }
+    }
+
+    fn count(&self, action: Action, mode: Mode, outcome: &str) {
+        if let Some(m) = &self.metrics {
+            m.actions.with_label_values(&[action.as_str(), mode.as_str(), outcome]).inc();
+        }
+    }
+
+    /// One event and the alerts it raised: each alert of a rule with
+    /// actions gets `response.*` fields; the actions' own alerts are
+    /// returned, in order, to be written after them. `namespace`: the
+    /// event's pod's, when known.
+    pub fn respond(
+        &mut self,
+        ev: &Event,
+        namespace: Option<&str>,
+        alerts: &mut [Alert],
+        opts: &AlertOptions,
+    ) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let name = ev.proc.as_deref().map_or(ev.comm.as_str(), |p| p.name.as_str()).to_owned();
+        let start_ns = ev.proc.as_deref().map_or(0, |p| p.start_ns);
+        // The kernel already killed this exec: said whatever the alerts.
+        let kernel_rule = ev
+            .args
+            .int(KILL_RULE_ARG)
+            .and_then(|id| u32::try_from(id).ok())
+            .map(|id| self.plan.rule(id).unwrap_or("(a rule since reloaded)").to_owned());
+        let mut kernel_reported = false;
+        for a in alerts.iter_mut() {
+            let Some(actions) = self.actions.get(&a.rule).cloned() else { continue };
+            let mode = self.policy.mode_for(namespace);
+            let id = uuid::Uuid::new_v4().to_string();
+            let exempt = self.policy.exempt(&Target { pid: ev.pid, name: &name, namespace });
+            if let Some(f) = a.output_fields.as_mut() {
+                f.insert(ALERT_ID_FIELD.into(), id.clone().into());
+                f.insert(MODE_FIELD.into(), mode.as_str().into());
+                f.insert(ACTIONS_FIELD.into(), Value::from(actions.iter().map(|x| x.as_str()).collect::<Vec<_>>()));
+                if let Some(e) = exempt {
+                    f.insert(EXEMPT_FIELD.into(), exempt_label(e).into());
+                }
+            }
+            let trigger = Trigger { rule: &a.rule, time: &a.time, id: &id, fields: a.output_fields.as_ref() };
+            for action in actions {
+                if let Some(e) = exempt {
+                    self.count(action, mode, "allow_listed");
+                    log::debug!("response: {action} for {:?} skipped: {} allow-listed", a.rule, exempt_label(e));
+                    continue;
+                }
+                if mode == Mode::Monitor {
+                    self.count(action, mode, "would");
+                    continue;
+                }
+                if action == Action::KillProcess && kernel_rule.as_deref() == Some(a.rule.as_str()) {
+                    kernel_reported = true;
+                    let outcome = kernel_outcome(ev);
+                    self.count(action, mode, outcome.label());
+                    out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+                    continue;
+                }
+                let outcome =
+                    if self.limit.take(Instant::now()) { self.act(action, ev, start_ns) } else { Outcome::RateLimited };
+                self.count(action, mode, outcome.label());
+                out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+            }
+        }
+        if let (Some(rule), false) = (&kernel_rule, kernel_reported) {
+            // No alert of that rule on this event (another rule matched
+            // first): the kill is still reported.
+            let outcome = kernel_outcome(ev);
+            self.count(Action::KillProcess, Mode::Enforce, outcome.label());
+            let time = crate::rules::time::format_rfc3339(ev.ts);
+            let trigger = Trigger { rule, time: &time, id: "", fields: None };
+            out.push(action_alert(
+                Action::KillProcess,
+                Mode::Enforce,
+                &outcome,
+                &trigger,
+                (ev.pid, &name),
+                now_ns(),
+                opts,
+            ));
+        }
+        out
+    }
+
+    /// Carries out one action in user space.
+    fn act(&self, action: Action, ev: &Event, start_ns: u64) -> Outcome {
+        match action {
+            Action::KillProcess => {
+                let r = kill::kill(ev.pid, start_ns);
+                let latency = now_ns().saturating_sub(ev.ts);
+                match r {
+                    Ok(()) => {
+                        if let Some(m) = &self.metrics {
+                            #[allow(clippy::cast_precision_loss)] // nanoseconds to seconds
+                            m.kill_latency.observe(latency as f64 / 1e9);
+                        }
+                        Outcome::Done { by: "pidfd" }
+                    }
+                    Err(e) => Outcome::Failed { by: "pidfd", error: crate::error_chain(&e) },
+                }
+            }
+            Action::KillContainer | Action::DenyConnect | Action::IsolatePod | Action::Capture => Outcome::Unsupported,
+        }
+    }
+
+    /// Whether the kernel kills at exec (enforce mode, maps written).
+    #[must_use]
+    pub fn kernel_armed(&self) -> bool {
+        self.kernel_ok && self.kernel.is_some() && self.policy.mode == Mode::Enforce
+    }
+}
+
+fn kernel_outcome(ev: &Event) -> Outcome {
+    match ev.args.int(KILL_RET_ARG) {
+        Some(0) | None => Outcome::Done { by: "kernel" },
+        Some(e) => Outcome::Failed { by: "kernel", error: format!("bpf_send_signal returned {e}") },
+    }
+}
+
+fn exempt_label(e: Exempt) -> &'static str {
+    match e {
+        Exempt::Pid => "pid",
+        Exempt::Process => "process",
+        Exempt::Namespace => "namespace",
+    }
+}

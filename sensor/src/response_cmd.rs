@@ -1,0 +1,87 @@
+//! The command line of the response stage: `sensor run --enforce`, the
+//! responder's start (the kernel's maps, `bpf_send_signal` probed), and
+//! `sensor rules actions` (a dry run of the rules' actions).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+use log::{info, warn};
+use sensor::config::Config;
+use sensor::kernel::programs::Loaded;
+use sensor::kernel::response::KillMaps;
+use sensor::metrics::Metrics;
+use sensor::respond::Responder;
+use sensor::respond::policy::Policy;
+
+#[derive(ClapArgs, Clone)]
+pub struct ResponseArgs {
+    /// Carry out the rules' `actions:` (the configuration's `mode:
+    /// enforce`); default: monitor, which reports what would have been done.
+    #[arg(long)]
+    pub enforce: bool,
+}
+
+#[derive(ClapArgs)]
+pub struct ActionsArgs {
+    /// Rule files or directories, loaded after the built-in rules.
+    paths: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// The configuration whose `mode` and `response` apply.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// As `sensor run --enforce` would.
+    #[arg(long)]
+    enforce: bool,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The policy of a configuration, with `--enforce` over its mode.
+pub fn policy(cfg: &Config, enforce: bool) -> Policy {
+    sensor::config::response::policy(cfg.mode, cfg.response.as_ref(), enforce)
+}
+
+/// The exec program's response maps, when this kernel lets tracing
+/// programs send signals; otherwise kills go through pidfds, said once.
+fn kernel_maps(loaded: &mut Loaded) -> Option<KillMaps> {
+    if let Err(e) = sensor::kernel::preflight::send_signal() {
+        warn!("response: bpf_send_signal unavailable ({e}): kill_process falls back to user space (pidfd)");
+        return None;
+    }
+    match KillMaps::take(&mut loaded.ebpf) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("response: {}: kill_process falls back to user space (pidfd)", sensor::error_chain(&e));
+            None
+        }
+    }
+}
+
+/// The response stage of `sensor run`.
+pub fn responder(loaded: &mut Loaded, policy: Policy, metrics: &Metrics) -> Responder {
+    info!(
+        "response: mode {}{}",
+        policy.mode.as_str(),
+        if policy.namespace_modes.is_empty() { "" } else { " (with per-namespace modes)" }
+    );
+    let maps = kernel_maps(loaded);
+    Responder::new(policy, maps, Some(metrics.response.clone()))
+}
+
+/// `sensor rules actions`: false when the rules or the configuration do
+/// not load.
+pub fn actions(a: &ActionsArgs) -> anyhow::Result<bool> {
+    let cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let Some(set) = crate::authoring::rules_of(&a.paths, a.no_default_rules) else { return Ok(false) };
+    let dry = sensor::respond::dry_run::dry_run(&set, &policy(&cfg, a.enforce));
+    let text = if a.json { serde_json::to_string(&dry)? + "\n" } else { dry.render_text() };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(true)
+}
