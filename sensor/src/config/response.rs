@@ -27,8 +27,8 @@ pub struct ResponseConfig {
 /// `--enforce` over the file's mode.
 #[must_use]
 pub fn policy(mode: Option<Mode>, r: Option<&ResponseConfig>, enforce_flag: bool) -> Policy {
-    let mut p = Policy::default();
-    p.mode = if enforce_flag { Mode::Enforce } else { mode.unwrap_or_default() };
+    let mut p =
+        Policy { mode: if enforce_flag { Mode::Enforce } else { mode.unwrap_or_default() }, ..Policy::default() };
     if let Some(r) = r {
         if let Some(n) = &r.namespaces {
             p.namespace_modes.clone_from(n);

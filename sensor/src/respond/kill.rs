@@ -85,6 +85,8 @@ pub fn kill(pid: u32, want_start_ns: u64) -> Result<(), KillError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+
     use super::kill;
 
     #[test]
@@ -97,7 +99,6 @@ mod tests {
         assert!(child.try_wait().unwrap().is_none());
         kill(pid, 0).unwrap();
         let st = child.wait().unwrap();
-        use std::os::unix::process::ExitStatusExt as _;
         assert_eq!(st.signal(), Some(libc::SIGKILL));
     }
 }

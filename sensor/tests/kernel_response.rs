@@ -1,0 +1,163 @@
+//! Response on the real kernel: `sensor run --enforce` with a
+//! `kill_process` rule on a copied binary's name kills it in the kernel at
+//! exec, before its first instruction (a copy of `touch` never creates its
+//! file), and reports the kill as an alert of its own carrying the rule; a
+//! rule only user space can decide kills through a pidfd, its latency in
+//! the metrics; in monitor mode nothing is killed and the alert says what
+//! would have been done.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Sensor;
+use serde_json::Value;
+
+/// A process name no other process uses, short enough for the kernel's
+/// 15-byte `comm`.
+fn short_name(tag: &str) -> String {
+    format!("{tag}{}", std::process::id() % 1_000_000)
+}
+
+fn rules(dir: &Path, kernel_name: &str, user_name: &str) -> std::path::PathBuf {
+    let text = format!(
+        "- rule: Response test kill at exec
+  desc: a process name the kernel can decide (kernel_response.rs)
+  condition: evt.type in (execve, execveat) and proc.name = {kernel_name}
+  output: forbidden program %proc.name started (pid %proc.pid)
+  priority: CRITICAL
+  actions: [kill_process]
+- rule: Response test kill in user space
+  desc: needs the command line, which only user space has (kernel_response.rs)
+  condition: evt.type = execve and proc.name = {user_name} and proc.cmdline contains \"300\"
+  output: forbidden sleeper %proc.cmdline (pid %proc.pid)
+  priority: CRITICAL
+  actions: [kill_process]
+"
+    );
+    let p = dir.join("response_rules.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn field<'a>(a: &'a Value, f: &str) -> &'a Value {
+    &a["output_fields"][f]
+}
+
+fn copy_bin(dir: &Path, from: &str, name: &str) -> std::path::PathBuf {
+    let bin = dir.join(name);
+    std::fs::copy(from, &bin).unwrap();
+    bin
+}
+
+#[test]
+fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (kname, uname) = (short_name("rk"), short_name("ru"));
+    let rules = rules(dir.path(), &kname, &uname);
+    let s = common::run_with_rules(&rules, &["--enforce", "--listen", "127.0.0.1:0"]);
+    s.wait_stderr("process names killed in the kernel at exec (armed)");
+
+    // In the kernel: the copy of touch never runs an instruction.
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
+    let marker = dir.path().join("marker");
+    let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    assert!(!marker.exists(), "the killed program ran: it created {}", marker.display());
+    let kill = s.wait_for("the kernel kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&kill, "response.by"), "kernel");
+    assert_eq!(field(&kill, "response.mode"), "enforce");
+    assert_eq!(field(&kill, "response.outcome"), "kernel");
+    assert_eq!(field(&kill, "response.trigger.rule"), "Response test kill at exec");
+    assert_eq!(kill["priority"], "Critical");
+    let trigger = s.wait_for("the rule's own alert", |a| {
+        a["rule"] == "Response test kill at exec" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&trigger, "response.mode"), "enforce");
+    assert_eq!(field(&trigger, "response.actions"), &serde_json::json!(["kill_process"]));
+    assert_eq!(field(&kill, "response.trigger.id"), field(&trigger, "response.alert_id"));
+    // Any other program runs.
+    let other = dir.path().join("other");
+    assert!(Command::new("/usr/bin/touch").arg(&other).status().unwrap().success());
+    assert!(other.exists());
+
+    // In user space: the rule needs the command line; the sleeper dies by
+    // SIGKILL long before its 300 s.
+    let bin = copy_bin(dir.path(), "/bin/sleep", &uname);
+    let t0 = Instant::now();
+    let mut child = common::retry_busy(Command::new(&bin).arg("300"), Command::spawn);
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the user-space kill did not come\n{}", s.diagnosis());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    let kill = s.wait_for("the pidfd kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process" && field(a, "proc.name") == uname.as_str()
+    });
+    assert_eq!(field(&kill, "response.by"), "pidfd");
+    assert_eq!(field(&kill, "response.outcome"), "done");
+    assert_eq!(field(&kill, "response.trigger.rule"), "Response test kill in user space");
+    let m = common::scrape(&s.metrics_addr());
+    let series = |outcome: &str| {
+        format!("sensor_response_actions_total{{action=\"kill_process\",mode=\"enforce\",outcome=\"{outcome}\"}}")
+    };
+    assert_eq!(common::metric(&m, &series("kernel")), Some(1.0), "{m}");
+    assert_eq!(common::metric(&m, &series("done")), Some(1.0), "{m}");
+    let n = common::metric(&m, "sensor_response_kill_latency_seconds_count").unwrap();
+    let sum = common::metric(&m, "sensor_response_kill_latency_seconds_sum").unwrap();
+    assert!((n - 1.0).abs() < f64::EPSILON, "{m}");
+    eprintln!("user-space kill latency (event to pidfd_send_signal): {:.0} us", sum * 1e6);
+    assert_eq!(common::metric(&m, "sensor_response_kernel_armed"), Some(1.0));
+    s.stop();
+}
+
+#[test]
+fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (kname, uname) = (short_name("mk"), short_name("mu"));
+    let rules = rules(dir.path(), &kname, &uname);
+    let s: Sensor = common::run_with_rules(&rules, &["--no-listen"]);
+    s.wait_stderr("process names killed in the kernel at exec (monitor mode: not armed)");
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
+    let marker = dir.path().join("marker");
+    let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
+    assert!(st.success(), "{st:?}");
+    assert!(marker.exists());
+    let a = s.wait_for("the rule's alert", |a| {
+        a["rule"] == "Response test kill at exec" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&a, "response.mode"), "monitor");
+    assert_eq!(field(&a, "response.actions"), &serde_json::json!(["kill_process"]));
+    let bin = copy_bin(dir.path(), "/bin/sleep", &uname);
+    let mut child = common::retry_busy(Command::new(&bin).arg("300"), Command::spawn);
+    s.wait_for("the user-space rule's alert", |a| {
+        a["rule"] == "Response test kill in user space" && field(a, "response.mode") == "monitor"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "monitor mode killed the sleeper");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        s.all(|a| a["rule"] == "Sensor response: kill_process").is_empty(),
+        "monitor mode reported an action as done"
+    );
+    s.stop();
+}
