@@ -230,6 +230,15 @@ pub type KillName = [u8; crate::event::COMM_LEN];
 /// Entries of `KILL_NAMES`.
 pub const MAX_KILL_NAMES: u32 = 4096;
 
+/// Entries of `EXEMPT_CGROUPS`: cgroup v2 ids (of containers and pods in
+/// allow-listed namespaces) whose tasks and descendants are never killed.
+pub const MAX_EXEMPT_CGROUPS: u32 = 16384;
+
+/// cgroup levels below the root the exec program checks against
+/// `EXEMPT_CGROUPS` (a pod's container sits at level 3 to 5 in
+/// kubelet's layouts).
+pub const EXEMPT_CGROUP_LEVELS: u32 = 8;
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: repr(C), two u32, no padding.

@@ -4,19 +4,22 @@
 use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid,
-        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal},
+        generated::{
+            bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_probe_read_kernel,
+            bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal,
+        },
     },
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use aya_log_ebpf::warn;
 use sensor_common::{
-    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
-    MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
+    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXEMPT_CGROUP_LEVELS, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE,
+    ForkBody, HEADER_SIZE, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
+    maps::{CONFIG, EXEMPT_CGROUPS, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
     path::{kpath, walk},
     record::{fill_header, scratch, submit},
     syscalls::{current_regs, native_call},
@@ -56,9 +59,35 @@ fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
     let Ok(comm) = bpf_get_current_comm() else { return (0, 0) };
     // SAFETY: a map lookup; the value is copied out at once.
     let Some(rule) = (unsafe { KILL_NAMES.get(&comm) }).copied() else { return (0, 0) };
+    if in_exempt_cgroup() {
+        return (0, 0);
+    }
     // SAFETY: a helper call on the current task.
     let ret = unsafe { bpf_send_signal(SIGKILL) } as i32;
     (rule, ret)
+}
+
+/// Whether the task's cgroup v2, or one of its ancestors, is exempt (a
+/// container or pod of an allow-listed namespace).
+#[inline(always)]
+fn in_exempt_cgroup() -> bool {
+    // SAFETY: helper calls on the current task; map lookups copied at once.
+    unsafe {
+        let own = bpf_get_current_cgroup_id();
+        if EXEMPT_CGROUPS.get(&own).is_some() {
+            return true;
+        }
+        for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
+            let id = bpf_get_current_ancestor_cgroup_id(level);
+            if id == 0 || id == own {
+                break;
+            }
+            if EXEMPT_CGROUPS.get(&id).is_some() {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[inline(always)]

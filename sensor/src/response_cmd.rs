@@ -69,7 +69,8 @@ pub fn responder(loaded: &mut Loaded, policy: Policy, metrics: &Metrics) -> Resp
         if policy.namespace_modes.is_empty() { "" } else { " (with per-namespace modes)" }
     );
     let maps = kernel_maps(loaded);
-    Responder::new(policy, maps, Some(metrics.response.clone()))
+    let root = sensor::kernel::dns_hook::cgroup2_root(None).ok();
+    Responder::new(policy, maps, Some(metrics.response.clone())).with_cgroup_root(root)
 }
 
 /// `sensor rules actions`: false when the rules or the configuration do

@@ -161,3 +161,73 @@ fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
     );
     s.stop();
 }
+
+/// The kernel's allow-list by cgroup: with the exec program loaded and
+/// armed in this process, a name on the kill list dies in an ordinary
+/// cgroup but runs in a cgroup below an exempt one (how a pod of
+/// `kube-system` is spared, from its pod's cgroup down).
+#[test]
+fn exempt_cgroups_and_their_children_are_never_killed() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::process::CommandExt as _;
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let Ok(root) = sensor::kernel::dns_hook::cgroup2_root(None) else {
+        assert!(std::env::var("CI").is_err(), "no cgroup v2 hierarchy in CI");
+        eprintln!("SKIPPED: no cgroup v2 hierarchy");
+        return;
+    };
+    let mut loaded = sensor::kernel::programs::load(&sensor::kernel::programs::Options {
+        ring_bytes: 1 << 16,
+        agent_tgid: std::process::id(),
+        selection: sensor::kernel::programs::Selection {
+            syscalls: Some(std::collections::HashSet::new()),
+            no_dns: true,
+        },
+        hooks: sensor::kernel::programs::SyscallHooks::Btf,
+        cgroup_root: None,
+    })
+    .unwrap();
+    let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
+    let name = short_name("ex");
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), true).unwrap();
+    let base = root.join(common::unique("resp"));
+    let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
+    for d in [&container, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    maps.exempt(&[std::fs::metadata(&pod).unwrap().ino()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &name);
+    let run_in = |cg: &Path, marker: &Path| {
+        let procs = std::ffi::CString::new(cg.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
+        let mut cmd = Command::new(&bin);
+        cmd.arg(marker);
+        // SAFETY: open(2), write(2) and close(2) only, on memory allocated
+        // before the fork: "0" moves the writing process itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                Ok(())
+            });
+        }
+        common::retry_busy(&mut cmd, Command::status)
+    };
+    let spared = dir.path().join("spared");
+    let st = run_in(&container, &spared);
+    let killed = dir.path().join("killed");
+    let st2 = run_in(&other, &killed);
+    drop(maps);
+    drop(loaded);
+    for d in [&container, &pod, &other, &base] {
+        let _ = std::fs::remove_dir(d);
+    }
+    assert!(st.success() && spared.exists(), "killed below an exempt cgroup: {st:?}");
+    assert_eq!(st2.signal(), Some(libc::SIGKILL), "{st2:?}");
+    assert!(!killed.exists());
+}

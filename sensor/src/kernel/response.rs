@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aya::Ebpf;
 use aya::maps::{Array, HashMap, MapData, MapError};
-use sensor_common::{KillName, MAX_KILL_NAMES, ResponseConf};
+use sensor_common::{KillName, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES, ResponseConf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseMapError {
@@ -20,7 +20,7 @@ pub enum ResponseMapError {
         #[source]
         source: MapError,
     },
-    #[error("{count} kill names exceed the kernel map's {MAX_KILL_NAMES} entries")]
+    #[error("{count} entries exceed the kernel map's size")]
     TooMany { count: usize },
 }
 
@@ -44,8 +44,11 @@ pub fn kill_key(name: &str) -> Option<KillName> {
 pub struct KillMaps {
     names: HashMap<MapData, KillName, u32>,
     conf: Array<MapData, ResponseConf>,
+    exempt: HashMap<MapData, u64, u32>,
     /// What `names` holds now.
     current: BTreeMap<KillName, u32>,
+    /// What `exempt` holds now.
+    exempt_ids: std::collections::BTreeSet<u64>,
 }
 
 impl KillMaps {
@@ -53,10 +56,13 @@ impl KillMaps {
     pub fn take(ebpf: &mut Ebpf) -> Result<KillMaps, ResponseMapError> {
         let n = ebpf.take_map("KILL_NAMES").ok_or(ResponseMapError::Missing { name: "KILL_NAMES" })?;
         let c = ebpf.take_map("RESPONSE").ok_or(ResponseMapError::Missing { name: "RESPONSE" })?;
+        let x = ebpf.take_map("EXEMPT_CGROUPS").ok_or(ResponseMapError::Missing { name: "EXEMPT_CGROUPS" })?;
         Ok(KillMaps {
             names: HashMap::try_from(n).map_err(map_err("KILL_NAMES", "open"))?,
             conf: Array::try_from(c).map_err(map_err("RESPONSE", "open"))?,
+            exempt: HashMap::try_from(x).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
             current: BTreeMap::new(),
+            exempt_ids: std::collections::BTreeSet::new(),
         })
     }
 
@@ -85,6 +91,33 @@ impl KillMaps {
         self.current = want;
         if enforce {
             self.conf.set(0, ResponseConf { enforce: 1, reserved: 0 }, 0).map_err(map_err("RESPONSE", "write"))?;
+        }
+        Ok(())
+    }
+
+    /// Never kill in these cgroups (v2 ids) or below them. Past the map's
+    /// size the oldest stay and the rest are refused (an error).
+    pub fn exempt(&mut self, ids: &[u64]) -> Result<(), ResponseMapError> {
+        for id in ids {
+            if self.exempt_ids.contains(id) {
+                continue;
+            }
+            if self.exempt_ids.len() >= MAX_EXEMPT_CGROUPS as usize {
+                return Err(ResponseMapError::TooMany { count: self.exempt_ids.len() + 1 });
+            }
+            self.exempt.insert(id, 1, 0).map_err(map_err("EXEMPT_CGROUPS", "insert"))?;
+            self.exempt_ids.insert(*id);
+        }
+        Ok(())
+    }
+
+    /// Forgets every exemption (the policy changed).
+    pub fn clear_exempt(&mut self) -> Result<(), ResponseMapError> {
+        for id in std::mem::take(&mut self.exempt_ids) {
+            match self.exempt.remove(&id) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err("EXEMPT_CGROUPS", "remove")(e)),
+            }
         }
         Ok(())
     }

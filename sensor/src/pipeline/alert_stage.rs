@@ -106,17 +106,23 @@ impl<W: Write> AlertSink<W> {
         if let Some(t) = timed {
             m.rule_eval.observe(t.elapsed().as_secs_f64());
         }
-        if let Some(r) = &mut self.responder
-            && (!alerts.is_empty() || ev.args.get(crate::event::decode::KILL_RULE_ARG).is_some())
-        {
-            let ns = ev
-                .proc
-                .as_deref()
-                .and_then(|p| p.container.as_ref())
-                .and_then(|c| self.detector.meta.get(&c.id))
-                .and_then(|meta| meta.pod.as_ref().map(|p| p.namespace.clone()));
-            let actions = r.respond(ev, ns.as_deref(), &mut alerts, self.detector.alert_options());
-            alerts.extend(actions);
+        if let Some(r) = &mut self.responder {
+            let exec = ev.kind.op() == crate::event::Op::Execve && r.kernel_armed();
+            if exec || !alerts.is_empty() {
+                let ns = ev
+                    .proc
+                    .as_deref()
+                    .and_then(|p| p.container.as_ref())
+                    .and_then(|c| self.detector.meta.get(&c.id))
+                    .and_then(|meta| meta.pod.as_ref().map(|p| p.namespace.clone()));
+                if exec {
+                    r.observe_exec(ev, ns.as_deref());
+                }
+                if !alerts.is_empty() || ev.args.get(crate::event::decode::KILL_RULE_ARG).is_some() {
+                    let actions = r.respond(ev, ns.as_deref(), &mut alerts, self.detector.alert_options());
+                    alerts.extend(actions);
+                }
+            }
         }
         for a in alerts {
             m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();

@@ -16,6 +16,7 @@
 
 pub mod alert;
 pub mod dry_run;
+pub mod exempt;
 pub mod kill;
 pub mod plan;
 pub mod policy;
@@ -65,6 +66,10 @@ pub struct Responder {
     metrics: Option<ResponseMetrics>,
     /// `bpf_send_signal` and the maps are usable.
     kernel_ok: bool,
+    /// cgroup ids already looked at for the kernel's allow-list.
+    classified: std::collections::HashSet<u64>,
+    /// The cgroup v2 root (for pod cgroup ids).
+    cgroup_root: Option<std::path::PathBuf>,
 }
 
 impl Responder {
@@ -73,7 +78,48 @@ impl Responder {
     pub fn new(policy: Policy, kernel: Option<KillMaps>, metrics: Option<ResponseMetrics>) -> Self {
         let limit = RateLimit::new(policy.max_actions_per_minute, Instant::now());
         let kernel_ok = kernel.is_some();
-        Self { policy, actions: HashMap::new(), plan: KernelPlan::default(), kernel, limit, metrics, kernel_ok }
+        Self {
+            policy,
+            actions: HashMap::new(),
+            plan: KernelPlan::default(),
+            kernel,
+            limit,
+            metrics,
+            kernel_ok,
+            classified: std::collections::HashSet::new(),
+            cgroup_root: None,
+        }
+    }
+
+    /// The cgroup v2 root, where pods' cgroup ids are read.
+    #[must_use]
+    pub fn with_cgroup_root(mut self, root: Option<std::path::PathBuf>) -> Self {
+        self.cgroup_root = root;
+        self
+    }
+
+    /// An exec of a container whose namespace is known: if no action may
+    /// touch that namespace (allow-listed, or `monitor` under a global
+    /// `enforce`), its cgroup and its pod's go to the kernel's allow-list.
+    pub fn observe_exec(&mut self, ev: &Event, namespace: Option<&str>) {
+        let Some(ns) = namespace else { return };
+        if !self.kernel_armed() || self.classified.contains(&ev.cgroup_id) {
+            return;
+        }
+        if self.classified.len() >= 65_536 {
+            self.classified.clear();
+        }
+        self.classified.insert(ev.cgroup_id);
+        let exempt = self.policy.allow_namespaces.contains(ns) || self.policy.mode_for(Some(ns)) == Mode::Monitor;
+        if !exempt {
+            return;
+        }
+        let ids = exempt::ids(self.cgroup_root.as_deref(), ev.pid, ev.cgroup_id);
+        if let Some(k) = &mut self.kernel
+            && let Err(e) = k.exempt(&ids)
+        {
+            warn!("response: namespace {ns} not exempted in the kernel: {}", crate::error_chain(&e));
+        }
     }
 
     #[must_use]
@@ -91,6 +137,12 @@ impl Responder {
     pub fn set_policy(&mut self, policy: Policy) {
         self.limit = RateLimit::new(policy.max_actions_per_minute, Instant::now());
         self.policy = policy;
+        self.classified.clear();
+        if let Some(k) = &mut self.kernel
+            && let Err(e) = k.clear_exempt()
+        {
+            warn!("response: {}", crate::error_chain(&e));
+        }
     }
 
     /// The rules from now on: their actions, and the kernel's names. Only
