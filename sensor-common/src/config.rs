@@ -219,8 +219,9 @@ pub mod sock_fd {
 pub struct ResponseConf {
     /// 1: carry out in-kernel kills (`enforce` mode); 0: monitor.
     pub enforce: u32,
-    /// Explicit padding, always zero.
-    pub reserved: u32,
+    /// 1: exec records wake the agent's reader at once (a rule only user
+    /// space can decide kills at exec: its latency is the reader's).
+    pub wake_exec: u32,
 }
 
 /// Key of `KILL_NAMES`: a process name as the kernel keeps it after exec

@@ -21,7 +21,7 @@ use sensor_common::{
 use crate::{
     maps::{CONFIG, EXEMPT_CGROUPS, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
     path::{kpath, walk},
-    record::{fill_header, scratch, submit},
+    record::{fill_header, scratch, submit, submit_waking},
     syscalls::{current_regs, native_call},
     task::read,
 };
@@ -187,7 +187,8 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         };
         cgroup_names(task, &off, body);
         (*hdr).flags = hflags;
-        submit(buf, pos);
+        let wake = RESPONSE.get(0).is_some_and(|r| r.wake_exec != 0);
+        submit_waking(buf, pos, wake);
     }
     Some(())
 }

@@ -191,7 +191,7 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
     .unwrap();
     let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
     let name = short_name("ex");
-    maps.sync(&[(name.clone(), 1)].into_iter().collect(), true).unwrap();
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), true, false).unwrap();
     let base = root.join(common::unique("resp"));
     let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
     for d in [&container, &other] {

@@ -69,13 +69,21 @@ impl KillMaps {
     /// Makes the kernel kill exactly `names` (name → rule id) at exec, and
     /// only when `enforce`. Names first, then the mode: a reload never
     /// arms a half-written set.
-    pub fn sync(&mut self, names: &BTreeMap<String, u32>, enforce: bool) -> Result<(), ResponseMapError> {
+    /// `wake_exec`: exec records wake the reader at once (user-space kills
+    /// at exec are armed).
+    pub fn sync(
+        &mut self,
+        names: &BTreeMap<String, u32>,
+        enforce: bool,
+        wake_exec: bool,
+    ) -> Result<(), ResponseMapError> {
         let want: BTreeMap<KillName, u32> = names.iter().filter_map(|(n, id)| Some((kill_key(n)?, *id))).collect();
         if want.len() > MAX_KILL_NAMES as usize {
             return Err(ResponseMapError::TooMany { count: want.len() });
         }
+        let wake_exec = u32::from(wake_exec);
         if !enforce {
-            self.conf.set(0, ResponseConf { enforce: 0, reserved: 0 }, 0).map_err(map_err("RESPONSE", "write"))?;
+            self.conf.set(0, ResponseConf { enforce: 0, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
             match self.names.remove(k) {
@@ -90,7 +98,7 @@ impl KillMaps {
         }
         self.current = want;
         if enforce {
-            self.conf.set(0, ResponseConf { enforce: 1, reserved: 0 }, 0).map_err(map_err("RESPONSE", "write"))?;
+            self.conf.set(0, ResponseConf { enforce: 1, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         Ok(())
     }

@@ -158,8 +158,15 @@ impl Responder {
         let allow = |n: &str| self.policy.allow_processes.contains(n);
         self.plan = plan::kernel_plan(set, &allow);
         let enforce = self.policy.mode == Mode::Enforce;
+        // A kill_process rule the kernel cannot decide, in a mode that
+        // enforces somewhere: its exec must reach the rules at once.
+        let wake = self.policy.enforces_anywhere()
+            && set
+                .rules()
+                .iter()
+                .any(|r| r.enabled && matches!(plan::kill_site(set, r), Some(plan::KillSite::UserSpace(_))));
         let Some(k) = &mut self.kernel else { return };
-        match k.sync(&self.plan.names, enforce) {
+        match k.sync(&self.plan.names, enforce, wake) {
             Ok(()) => {
                 info!(
                     "response: {} process names killed in the kernel at exec ({})",
