@@ -231,6 +231,9 @@ pub type KillName = [u8; crate::event::COMM_LEN];
 /// Entries of `KILL_NAMES`.
 pub const MAX_KILL_NAMES: u32 = 4096;
 
+/// Entries of each `DENY*` map (`deny_connect` destinations).
+pub const MAX_DENY_NETS: u32 = 4096;
+
 /// Entries of `EXEMPT_CGROUPS`: cgroup v2 ids (of containers and pods in
 /// allow-listed namespaces) whose tasks and descendants are never killed.
 pub const MAX_EXEMPT_CGROUPS: u32 = 16384;

@@ -70,7 +70,29 @@ pub fn responder(loaded: &mut Loaded, policy: Policy, metrics: &Metrics) -> Resp
     );
     let maps = kernel_maps(loaded);
     let root = sensor::kernel::dns_hook::cgroup2_root(None).ok();
-    Responder::new(policy, maps, Some(metrics.response.clone())).with_cgroup_root(root)
+    let deny = deny_maps(loaded, root.as_deref());
+    Responder::new(policy, maps, Some(metrics.response.clone())).with_cgroup_root(root).with_deny(deny)
+}
+
+/// The connect programs on the cgroup v2 root and their maps; without
+/// them `deny_connect` is reported, not done, said once.
+fn deny_maps(loaded: &mut Loaded, root: Option<&std::path::Path>) -> Option<sensor::kernel::deny_hook::DenyMaps> {
+    use sensor::kernel::deny_hook;
+    let Some(root) = root else {
+        warn!("response: no cgroup v2 hierarchy: deny_connect is reported, not done");
+        return None;
+    };
+    let r = deny_hook::attach(&mut loaded.ebpf, root).and_then(|()| deny_hook::DenyMaps::take(&mut loaded.ebpf));
+    match r {
+        Ok(m) => {
+            info!("response: connect4/connect6 on {}", root.display());
+            Some(m)
+        }
+        Err(e) => {
+            warn!("response: {}: deny_connect is reported, not done", sensor::error_chain(&e));
+            None
+        }
+    }
 }
 
 /// `sensor rules actions`: false when the rules or the configuration do

@@ -231,3 +231,62 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
     assert_eq!(st2.signal(), Some(libc::SIGKILL), "{st2:?}");
     assert!(!killed.exists());
 }
+
+/// `deny_connect` to 127.0.0.3:PORT: from inside a real Docker container
+/// (its own network namespace, loopback only) that connect fails with
+/// EPERM, refused by the cgroup `connect4` program before any packet,
+/// while a connect to a server on 127.0.0.1 in the same container works;
+/// the refusal is an alert of its own.
+#[test]
+fn deny_connect_refuses_a_destination_from_inside_a_container() {
+    #[path = "support/runtime.rs"]
+    mod runtime_support;
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let mut d = match runtime_support::DockerEnv::start() {
+        Ok(d) => d,
+        Err(why) => {
+            runtime_support::skip_or_fail(&format!("Docker cannot run: {why}"));
+            return;
+        }
+    };
+    let image = "sensortest-response-busybox:1";
+    d.import_busybox(image).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = 20_000 + std::process::id() % 20_000;
+    let rules = dir.path().join("deny.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Response test denied destination
+  desc: a connect to a denied address and port (kernel_response.rs)
+  condition: evt.type = connect and fd.sip = 127.0.0.3 and fd.sport = {port}
+  output: connect to %fd.name by %proc.name
+  priority: CRITICAL
+  actions: [deny_connect]
+"
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &["--enforce", "--no-listen"]);
+    s.wait_stderr("destinations denied at connect");
+    // (busybox's wget crashes on this machine; its nc speaks HTTP well enough.)
+    let script = format!(
+        "echo ok > /tmp/index.html; busybox httpd -p 127.0.0.1:8080 -h /tmp; \
+         printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 127.0.0.1 8080 2>&1; echo A=$?; \
+         busybox nc -w 3 127.0.0.3 {port} </dev/null 2>&1; echo B=$?"
+    );
+    let name = common::unique("deny");
+    d.create(&name, &["--network", "none", image, "/bin/sh", "-c", &script]).unwrap();
+    let out = d.docker().args(["start", "-a", &name]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("ok\n") && text.contains("A=0"), "127.0.0.1 must still work:\n{text}");
+    assert!(text.contains("Operation not permitted") && text.contains("B=1"), "127.0.0.3:{port} not refused:\n{text}");
+    let a = s.wait_for("the refusal's alert", |a| {
+        a["rule"] == "Sensor response: deny_connect"
+            && field(a, "response.trigger.rule") == "Response test denied destination"
+    });
+    assert_eq!(field(&a, "response.outcome"), "kernel", "{a}");
+    s.stop();
+}

@@ -16,7 +16,8 @@ pub struct Planned {
     /// `kernel` (at exec, before the new image runs), `user_space`, or
     /// `unsupported` (this sensor cannot carry it out yet).
     pub site: &'static str,
-    /// The process names the kernel kills (site `kernel`).
+    /// The process names the kernel kills, or the destinations it refuses
+    /// (site `kernel`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     /// Why not in the kernel (site `user_space` of a `kill_process`).
@@ -35,6 +36,14 @@ pub struct DryRun {
     pub allow_processes: Vec<String>,
     pub max_actions_per_minute: u32,
     pub actions: Vec<Planned>,
+}
+
+/// `10.0.0.0/8`, `127.0.0.3/32:4444`.
+fn describe(d: &super::deny::Denied) -> String {
+    match d.port {
+        Some(p) => format!("{}/{}:{p}", d.addr, d.prefix),
+        None => format!("{}/{}", d.addr, d.prefix),
+    }
 }
 
 #[must_use]
@@ -57,6 +66,11 @@ pub fn dry_run(set: &RuleSet, policy: &Policy) -> DryRun {
                     }
                     Some(KillSite::UserSpace(why)) => ("user_space", Vec::new(), Some(why)),
                     None => ("user_space", Vec::new(), None),
+                },
+                Action::DenyConnect => match super::deny::deny_site(set, r) {
+                    Some(super::deny::DenySite::Kernel(d)) => ("kernel", d.iter().map(describe).collect(), None),
+                    Some(super::deny::DenySite::NotBefore(why)) => ("unsupported", Vec::new(), Some(why)),
+                    None => ("unsupported", Vec::new(), None),
                 },
                 _ => ("unsupported", Vec::new(), None),
             };
@@ -108,6 +122,9 @@ impl DryRun {
         for p in &self.actions {
             let mut line = format!("{}: {} -> {}", p.location, p.rule, p.action);
             match p.site {
+                "kernel" if p.action == Action::DenyConnect => {
+                    let _ = write!(line, ": in the kernel at connect to {}", p.names.join(", "));
+                }
                 "kernel" => {
                     let _ = write!(line, ": in the kernel at exec of {}", p.names.join(", "));
                 }

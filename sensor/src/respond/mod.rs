@@ -15,6 +15,7 @@
 //! few syscalls, and nothing here does I/O beyond /proc.
 
 pub mod alert;
+pub mod deny;
 pub mod dry_run;
 pub mod exempt;
 pub mod kill;
@@ -32,6 +33,7 @@ use serde_json::Value;
 
 use crate::event::Event;
 use crate::event::decode::{KILL_RET_ARG, KILL_RULE_ARG};
+use crate::kernel::deny_hook::DenyMaps;
 use crate::kernel::response::KillMaps;
 use crate::metrics::response::ResponseMetrics;
 use crate::rules::{Action, Alert, AlertOptions, RuleSet};
@@ -70,6 +72,10 @@ pub struct Responder {
     classified: std::collections::HashSet<u64>,
     /// The cgroup v2 root (for pod cgroup ids).
     cgroup_root: Option<std::path::PathBuf>,
+    /// The connect programs' maps (`None`: not attached).
+    deny: Option<DenyMaps>,
+    /// Rules whose `deny_connect` the kernel enforces.
+    deny_rules: std::collections::HashSet<String>,
 }
 
 impl Responder {
@@ -88,7 +94,16 @@ impl Responder {
             kernel_ok,
             classified: std::collections::HashSet::new(),
             cgroup_root: None,
+            deny: None,
+            deny_rules: std::collections::HashSet::new(),
         }
+    }
+
+    /// The connect programs' maps, attached on the cgroup v2 root.
+    #[must_use]
+    pub fn with_deny(mut self, deny: Option<DenyMaps>) -> Self {
+        self.deny = deny;
+        self
     }
 
     /// The cgroup v2 root, where pods' cgroup ids are read.
@@ -165,6 +180,20 @@ impl Responder {
                 .rules()
                 .iter()
                 .any(|r| r.enabled && matches!(plan::kill_site(set, r), Some(plan::KillSite::UserSpace(_))));
+        let (entries, deny_rules) = deny::deny_plan(set);
+        if let Some(d) = &mut self.deny {
+            match d.sync(&entries) {
+                Ok(()) => {
+                    self.deny_rules = deny_rules.into_iter().collect();
+                    info!("response: {} destinations denied at connect", d.len());
+                }
+                Err(e) => {
+                    warn!("response: connect denials off: {}", crate::error_chain(&e));
+                    self.deny = None;
+                    self.deny_rules.clear();
+                }
+            }
+        }
         let Some(k) = &mut self.kernel else { return };
         match k.sync(&self.plan.names, enforce, wake) {
             Ok(()) => {
@@ -246,6 +275,12 @@ impl Responder {
                     out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
                     continue;
                 }
+                if action == Action::DenyConnect {
+                    let outcome = self.deny_outcome(&a.rule, ev);
+                    self.count(action, mode, outcome.label());
+                    out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+                    continue;
+                }
                 let outcome =
                     if self.limit.take(Instant::now()) { self.act(action, ev, start_ns) } else { Outcome::RateLimited };
                 self.count(action, mode, outcome.label());
@@ -270,6 +305,24 @@ impl Responder {
             ));
         }
         out
+    }
+
+    /// What the kernel did with the connect that fired a `deny_connect`
+    /// rule: refused it (EPERM), or not (the rule needs user space, which
+    /// cannot refuse a connect that already returned).
+    fn deny_outcome(&self, rule: &str, ev: &Event) -> Outcome {
+        if !self.deny_rules.contains(rule) || self.deny.is_none() || !self.kernel_armed_mode() {
+            return Outcome::Unsupported;
+        }
+        if ev.errno.as_deref() == Some("EPERM") {
+            Outcome::Done { by: "kernel" }
+        } else {
+            Outcome::Failed { by: "kernel", error: "the connect was not refused".to_owned() }
+        }
+    }
+
+    fn kernel_armed_mode(&self) -> bool {
+        self.policy.mode == Mode::Enforce
     }
 
     /// Carries out one action in user space.

@@ -86,3 +86,42 @@ fn the_rate_limit_refills_over_a_minute() {
     let mut unlimited = RateLimit::new(0, t0);
     assert!((0..1000).all(|_| unlimited.take(t0)));
 }
+
+#[test]
+fn destination_tests_on_connect_go_to_the_connect_programs() {
+    use super::deny::{Denied, DenySite, deny_site};
+    use std::net::IpAddr;
+    let deny = |c: &str| rule("d", c, "[deny_connect]");
+    let site_of = |c: &str| {
+        let set = load(&deny(c));
+        let r = &set.rules()[0];
+        deny_site(&set, r)
+    };
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        site_of("evt.type = connect and fd.sip = 127.0.0.3 and fd.sport = 4444"),
+        Some(DenySite::Kernel(vec![Denied { addr: ip("127.0.0.3"), prefix: 32, port: Some(4444) }]))
+    );
+    assert_eq!(
+        site_of("evt.type = connect and fd.snet in (10.0.0.0/8, fd00::/8)"),
+        Some(DenySite::Kernel(vec![
+            Denied { addr: ip("10.0.0.0"), prefix: 8, port: None },
+            Denied { addr: ip("fd00::"), prefix: 8, port: None },
+        ]))
+    );
+    assert_eq!(
+        site_of("evt.type = connect and fd.sport in (23, 2323)").map(|s| match s {
+            DenySite::Kernel(d) => d.len(),
+            DenySite::NotBefore(_) => 0,
+        }),
+        Some(4)
+    );
+    for c in [
+        "evt.type = connect and fd.sip = 127.0.0.3 and proc.name = nc",
+        "evt.type in (connect, sendto) and fd.sip = 127.0.0.3",
+        "evt.type = connect and not fd.sip = 127.0.0.3",
+        "evt.type = connect and fd.sip = 127.0.0.3 and fd.sip = 127.0.0.4",
+    ] {
+        assert!(matches!(site_of(c), Some(DenySite::NotBefore(_))), "{c}");
+    }
+}
