@@ -598,7 +598,9 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
     let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut sink = wire::alert_sink(detector, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
     let enforce = a.response.enforce;
-    let mut responder = response_cmd::responder(&mut loaded, response_cmd::policy(&cfg, enforce), &metrics);
+    let policy = response_cmd::policy(&cfg, enforce);
+    let contain = response_cmd::contain(policy.delete_pods).await;
+    let mut responder = response_cmd::responder(&mut loaded, policy, &metrics).with_contain(contain);
     responder.set_rules(sink.detector.rules());
     sink.responder = Some(responder);
     let (tx, rx) = tokio::sync::mpsc::channel(2);

@@ -95,6 +95,22 @@ fn deny_maps(loaded: &mut Loaded, root: Option<&std::path::Path>) -> Option<sens
     }
 }
 
+/// The pod containment task, when Kubernetes credentials are at hand
+/// (in-cluster service account or `KUBECONFIG`); otherwise `isolate_pod`
+/// is reported as failed, said once.
+pub async fn contain(delete_pods: bool) -> Option<sensor::respond::contain::Contain> {
+    match kube::Client::try_default().await {
+        Ok(client) => {
+            info!("response: isolate_pod through the Kubernetes API{}", if delete_pods { " (and delete)" } else { "" });
+            Some(sensor::respond::contain::spawn(&tokio::runtime::Handle::current(), client, delete_pods))
+        }
+        Err(e) => {
+            info!("response: no Kubernetes credentials ({e}): isolate_pod cannot be carried out");
+            None
+        }
+    }
+}
+
 /// `sensor rules actions`: false when the rules or the configuration do
 /// not load.
 pub fn actions(a: &ActionsArgs) -> anyhow::Result<bool> {

@@ -182,7 +182,7 @@ fn actions_dry_run_and_replay_report_what_would_be_done() {
     assert!(miner.contains("in the kernel at exec of xmrig (allow-listed names left out)"), "{miner}");
     assert!(miner.starts_with(&format!("{}:1:3:", rules.display())), "{miner}");
     assert!(line("shell -> kill_process").contains("in user space (pidfd)"), "{text}");
-    assert!(line("shell -> isolate_pod").contains("not supported"), "{text}");
+    assert!(line("shell -> isolate_pod").contains("through the Kubernetes API"), "{text}");
     assert!(line("exfil -> deny_connect").contains("at connect to 203.0.113.0/24:443"), "{text}");
     let out = sensor().args(["rules", "actions", "--json", "--no-default-rules"]).arg(&rules).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

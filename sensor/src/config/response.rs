@@ -21,6 +21,9 @@ pub struct ResponseConfig {
     pub allow_processes: Option<Vec<String>>,
     /// Most actions carried out per minute (0: unlimited); default 60.
     pub max_actions_per_minute: Option<u32>,
+    /// `isolate_pod` also deletes the pod (after labelling it and applying
+    /// the deny-all policy); default false.
+    pub delete_pods: Option<bool>,
 }
 
 /// The policy for a configuration's `mode` and `response`, with
@@ -41,6 +44,9 @@ pub fn policy(mode: Option<Mode>, r: Option<&ResponseConfig>, enforce_flag: bool
         }
         if let Some(n) = r.max_actions_per_minute {
             p.max_actions_per_minute = n;
+        }
+        if let Some(d) = r.delete_pods {
+            p.delete_pods = d;
         }
     }
     p

@@ -109,17 +109,18 @@ impl<W: Write> AlertSink<W> {
         if let Some(r) = &mut self.responder {
             let exec = ev.kind.op() == crate::event::Op::Execve && r.kernel_armed();
             if exec || !alerts.is_empty() {
-                let ns = ev
+                let pod = ev
                     .proc
                     .as_deref()
                     .and_then(|p| p.container.as_ref())
                     .and_then(|c| self.detector.meta.get(&c.id))
-                    .and_then(|meta| meta.pod.as_ref().map(|p| p.namespace.clone()));
+                    .and_then(|meta| meta.pod.as_ref().map(|p| (p.namespace.clone(), p.name.clone())));
+                let pod_ref = pod.as_ref().map(|(namespace, name)| crate::respond::PodRef { namespace, name });
                 if exec {
-                    r.observe_exec(ev, ns.as_deref());
+                    r.observe_exec(ev, pod_ref.map(|p| p.namespace));
                 }
                 if !alerts.is_empty() || ev.args.get(crate::event::decode::KILL_RULE_ARG).is_some() {
-                    let actions = r.respond(ev, ns.as_deref(), &mut alerts, self.detector.alert_options());
+                    let actions = r.respond(ev, pod_ref, &mut alerts, self.detector.alert_options());
                     alerts.extend(actions);
                 }
             }
@@ -304,6 +305,11 @@ impl<W: Write> Sink for AlertSink<W> {
 
     fn flush(&mut self, m: &Metrics) -> Result<(), PipelineError> {
         self.take_reloads(m)?;
+        let done = self.responder.as_mut().map(|r| r.poll(self.detector.alert_options())).unwrap_or_default();
+        for a in done {
+            m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
+            self.write(&a, now_ns())?;
+        }
         if let Some(report) = self.outputs_control.as_mut().and_then(|c| c.poll(&mut self.stages)) {
             if self.stages.is_none() && !self.write_lines {
                 // No output runs: stdout keeps the alerts until one does.

@@ -13,7 +13,8 @@ pub struct Planned {
     pub rule: String,
     pub enabled: bool,
     pub action: Action,
-    /// `kernel` (at exec, before the new image runs), `user_space`, or
+    /// `kernel` (at exec before the new image runs, or at connect),
+    /// `user_space` (pidfd), `kubernetes` (the API server), or
     /// `unsupported` (this sensor cannot carry it out yet).
     pub site: &'static str,
     /// The process names the kernel kills, or the destinations it refuses
@@ -72,6 +73,7 @@ pub fn dry_run(set: &RuleSet, policy: &Policy) -> DryRun {
                     Some(super::deny::DenySite::NotBefore(why)) => ("unsupported", Vec::new(), Some(why)),
                     None => ("unsupported", Vec::new(), None),
                 },
+                Action::IsolatePod => ("kubernetes", Vec::new(), None),
                 _ => ("unsupported", Vec::new(), None),
             };
             actions.push(Planned {
@@ -129,6 +131,7 @@ impl DryRun {
                     let _ = write!(line, ": in the kernel at exec of {}", p.names.join(", "));
                 }
                 "user_space" if p.action == Action::KillProcess => line.push_str(": in user space (pidfd)"),
+                "kubernetes" => line.push_str(": through the Kubernetes API (label, deny-all NetworkPolicy)"),
                 "unsupported" => line.push_str(": not supported by this sensor yet (reported, not done)"),
                 _ => {}
             }

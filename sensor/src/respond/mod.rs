@@ -15,6 +15,7 @@
 //! few syscalls, and nothing here does I/O beyond /proc.
 
 pub mod alert;
+pub mod contain;
 pub mod deny;
 pub mod dry_run;
 pub mod exempt;
@@ -51,6 +52,13 @@ pub const ACTIONS_FIELD: &str = "response.actions";
 /// Field of a triggering alert whose target is on the allow-list.
 pub const EXEMPT_FIELD: &str = "response.exempt";
 
+/// The pod an event's process runs in.
+#[derive(Debug, Clone, Copy)]
+pub struct PodRef<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
 /// Wall clock, ns since the epoch.
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -74,6 +82,8 @@ pub struct Responder {
     cgroup_root: Option<std::path::PathBuf>,
     /// The connect programs' maps (`None`: not attached).
     deny: Option<DenyMaps>,
+    /// The pod containment task (`None`: no Kubernetes credentials).
+    contain: Option<contain::Contain>,
     /// Rules whose `deny_connect` the kernel enforces.
     deny_rules: std::collections::HashSet<String>,
 }
@@ -96,7 +106,42 @@ impl Responder {
             cgroup_root: None,
             deny: None,
             deny_rules: std::collections::HashSet::new(),
+            contain: None,
         }
+    }
+
+    /// The pod containment task (`isolate_pod`).
+    #[must_use]
+    pub fn with_contain(mut self, contain: Option<contain::Contain>) -> Self {
+        self.contain = contain;
+        self
+    }
+
+    /// The alerts of containments that finished since the last call.
+    pub fn poll(&mut self, opts: &AlertOptions) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let Some(c) = &mut self.contain else { return out };
+        let mut done = Vec::new();
+        while let Ok(d) = c.done.try_recv() {
+            done.push(d);
+        }
+        for d in done {
+            let outcome = match d.result {
+                Ok(()) => Outcome::Done { by: "kubernetes" },
+                Err(error) => Outcome::Failed { by: "kubernetes", error },
+            };
+            self.count(Action::IsolatePod, Mode::Enforce, outcome.label());
+            let j = &d.job;
+            let trigger = Trigger { rule: &j.rule, time: &j.time, id: &j.alert_id, fields: j.fields.as_ref() };
+            let mut a =
+                action_alert(Action::IsolatePod, Mode::Enforce, &outcome, &trigger, (j.pid, &j.name), now_ns(), opts);
+            if let Some(f) = a.output_fields.as_mut() {
+                f.insert("k8s.ns.name".into(), j.namespace.clone().into());
+                f.insert("k8s.pod.name".into(), j.pod.clone().into());
+            }
+            out.push(a);
+        }
+        out
     }
 
     /// The connect programs' maps, attached on the cgroup v2 root.
@@ -230,10 +275,11 @@ impl Responder {
     pub fn respond(
         &mut self,
         ev: &Event,
-        namespace: Option<&str>,
+        pod: Option<PodRef<'_>>,
         alerts: &mut [Alert],
         opts: &AlertOptions,
     ) -> Vec<Alert> {
+        let namespace = pod.map(|p| p.namespace);
         let mut out = Vec::new();
         let name = ev.proc.as_deref().map_or(ev.comm.as_str(), |p| p.name.as_str()).to_owned();
         let start_ns = ev.proc.as_deref().map_or(0, |p| p.start_ns);
@@ -275,6 +321,13 @@ impl Responder {
                     out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
                     continue;
                 }
+                if action == Action::IsolatePod {
+                    if let Some(outcome) = self.isolate(pod, ev, &name, &id, a) {
+                        self.count(action, mode, outcome.label());
+                        out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+                    }
+                    continue;
+                }
                 if action == Action::DenyConnect {
                     let outcome = self.deny_outcome(&a.rule, ev);
                     self.count(action, mode, outcome.label());
@@ -305,6 +358,31 @@ impl Responder {
             ));
         }
         out
+    }
+
+    /// Queues the containment of `pod`; an outcome now when it cannot be
+    /// queued (`None`: its alert comes with the result, from [`Self::poll`]).
+    fn isolate(&mut self, pod: Option<PodRef<'_>>, ev: &Event, name: &str, id: &str, a: &Alert) -> Option<Outcome> {
+        let failed = |error: &str| Some(Outcome::Failed { by: "kubernetes", error: error.to_owned() });
+        let Some(p) = pod else { return failed("no pod known for this process") };
+        if self.contain.is_none() {
+            return failed("no Kubernetes credentials");
+        }
+        if !self.limit.take(Instant::now()) {
+            return Some(Outcome::RateLimited);
+        }
+        let job = contain::Job {
+            namespace: p.namespace.to_owned(),
+            pod: p.name.to_owned(),
+            alert_id: id.to_owned(),
+            rule: a.rule.clone(),
+            time: a.time.clone(),
+            pid: ev.pid,
+            name: name.to_owned(),
+            fields: a.output_fields.clone(),
+        };
+        let queued = self.contain.as_ref().is_some_and(|c| c.jobs.try_send(job).is_ok());
+        if queued { None } else { failed("containment queue full") }
     }
 
     /// What the kernel did with the connect that fired a `deny_connect`

@@ -79,6 +79,8 @@ pub struct Policy {
     pub allow_namespaces: BTreeSet<String>,
     pub allow_processes: BTreeSet<String>,
     pub max_actions_per_minute: u32,
+    /// `isolate_pod` also deletes the pod.
+    pub delete_pods: bool,
     /// The sensor's own pid.
     pub own_pid: u32,
 }
@@ -91,6 +93,7 @@ impl Default for Policy {
             allow_namespaces: DEFAULT_ALLOW_NAMESPACES.iter().map(|s| (*s).to_owned()).collect(),
             allow_processes: ALLOW_PROCESSES.iter().map(|s| (*s).to_owned()).collect(),
             max_actions_per_minute: DEFAULT_MAX_ACTIONS_PER_MINUTE,
+            delete_pods: false,
             own_pid: std::process::id(),
         }
     }
