@@ -36,7 +36,7 @@ fn rules(dir: &Path, kernel_name: &str, user_name: &str) -> std::path::PathBuf {
   condition: evt.type = execve and proc.name = {user_name} and proc.cmdline contains \"300\"
   output: forbidden sleeper %proc.cmdline (pid %proc.pid)
   priority: CRITICAL
-  actions: [kill_process]
+  actions: [capture, kill_process]
 "
     );
     let p = dir.join("response_rules.yaml");
@@ -112,6 +112,20 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     assert_eq!(field(&kill, "response.by"), "pidfd");
     assert_eq!(field(&kill, "response.outcome"), "done");
     assert_eq!(field(&kill, "response.trigger.rule"), "Response test kill in user space");
+    // Evidence taken before the kill, attached to the kill's alert.
+    let ev = field(&kill, "response.evidence");
+    assert_eq!(ev["process_tree"][0]["name"], uname.as_str(), "{ev}");
+    assert_eq!(ev["process_tree"][0]["args"][1], "300", "{ev}");
+    assert_eq!(ev["process_tree"][1]["pid"], std::process::id(), "{ev}");
+    assert!(ev["process_tree"].as_array().unwrap().len() >= 2, "{ev}");
+    assert!(
+        ev["open_files"].as_array().is_some_and(|f| f.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("0: ")))),
+        "{ev}"
+    );
+    let cap = s.wait_for("the capture's alert", |a| {
+        a["rule"] == "Sensor response: capture" && field(a, "proc.name") == uname.as_str()
+    });
+    assert_eq!(field(&cap, "response.evidence"), ev);
     let m = common::scrape(&s.metrics_addr());
     let series = |outcome: &str| {
         format!("sensor_response_actions_total{{action=\"kill_process\",mode=\"enforce\",outcome=\"{outcome}\"}}")
@@ -264,7 +278,7 @@ fn deny_connect_refuses_a_destination_from_inside_a_container() {
   condition: evt.type = connect and fd.sip = 127.0.0.3 and fd.sport = {port}
   output: connect to %fd.name by %proc.name
   priority: CRITICAL
-  actions: [deny_connect]
+  actions: [capture, deny_connect]
 "
         ),
     )
@@ -288,5 +302,12 @@ fn deny_connect_refuses_a_destination_from_inside_a_container() {
             && field(a, "response.trigger.rule") == "Response test denied destination"
     });
     assert_eq!(field(&a, "response.outcome"), "kernel", "{a}");
+    // The evidence names the container and its last events (the shell's
+    // execs of busybox before the refused connect).
+    let ev = field(&a, "response.evidence");
+    assert_eq!(ev["container"]["id"].as_str().map(str::len), Some(64), "{ev}");
+    let last = ev["last_events"].as_array().unwrap();
+    assert!(last.iter().any(|e| e["type"] == "execve"), "{ev}");
+    assert!(last.iter().any(|e| e["type"] == "connect"), "{ev}");
     s.stop();
 }

@@ -83,7 +83,7 @@ async fn isolate_pod_labels_the_pod_and_applies_a_deny_all_policy() {
     }];
     let opts = sensor::rules::AlertOptions::default();
     let pod = sensor::respond::PodRef { namespace: "prod", name: "web-1" };
-    assert!(r.respond(&ev, Some(pod), &mut alerts, &opts).is_empty(), "the result comes later");
+    assert!(r.respond(&ev, Some(pod), None, &mut alerts, &opts).is_empty(), "the result comes later");
     let id = alerts[0].output_fields.as_ref().unwrap()["response.alert_id"].clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     let done = loop {
@@ -103,7 +103,7 @@ async fn isolate_pod_labels_the_pod_and_applies_a_deny_all_policy() {
     assert!(server.pod("prod", "web-1").is_none());
     // No pod known: reported at once as failed, nothing sent.
     let before = server.requests().len();
-    let failed = r.respond(&ev, None, &mut alerts, &opts);
+    let failed = r.respond(&ev, None, None, &mut alerts, &opts);
     assert_eq!(failed[0].output_fields.as_ref().unwrap()["response.outcome"], "failed");
     assert_eq!(server.requests().len(), before);
 }

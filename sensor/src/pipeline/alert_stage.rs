@@ -107,20 +107,21 @@ impl<W: Write> AlertSink<W> {
             m.rule_eval.observe(t.elapsed().as_secs_f64());
         }
         if let Some(r) = &mut self.responder {
+            if r.wants_history() {
+                r.record(ev);
+            }
             let exec = ev.kind.op() == crate::event::Op::Execve && r.kernel_armed();
             if exec || !alerts.is_empty() {
-                let pod = ev
-                    .proc
-                    .as_deref()
-                    .and_then(|p| p.container.as_ref())
-                    .and_then(|c| self.detector.meta.get(&c.id))
-                    .and_then(|meta| meta.pod.as_ref().map(|p| (p.namespace.clone(), p.name.clone())));
+                let meta =
+                    ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.detector.meta.get(&c.id));
+                let pod = meta.and_then(|meta| meta.pod.as_ref().map(|p| (p.namespace.clone(), p.name.clone())));
                 let pod_ref = pod.as_ref().map(|(namespace, name)| crate::respond::PodRef { namespace, name });
                 if exec {
                     r.observe_exec(ev, pod_ref.map(|p| p.namespace));
                 }
                 if !alerts.is_empty() || ev.args.get(crate::event::decode::KILL_RULE_ARG).is_some() {
-                    let actions = r.respond(ev, pod_ref, &mut alerts, self.detector.alert_options());
+                    let actions =
+                        r.respond(ev, pod_ref, meta.map(AsRef::as_ref), &mut alerts, self.detector.alert_options());
                     alerts.extend(actions);
                 }
             }

@@ -110,6 +110,8 @@ pub struct Job {
     pub pid: u32,
     pub name: String,
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Evidence taken before (`capture`), attached to the result's alert.
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// A containment's result.

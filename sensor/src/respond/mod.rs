@@ -18,6 +18,7 @@ pub mod alert;
 pub mod contain;
 pub mod deny;
 pub mod dry_run;
+pub mod evidence;
 pub mod exempt;
 pub mod kill;
 pub mod plan;
@@ -49,6 +50,8 @@ pub const MODE_FIELD: &str = "response.mode";
 /// Field of a triggering alert: the actions done (enforce) or that would
 /// have been done (monitor).
 pub const ACTIONS_FIELD: &str = "response.actions";
+/// Field of an action's alert: the evidence taken before it (`capture`).
+pub const EVIDENCE_FIELD: &str = "response.evidence";
 /// Field of a triggering alert whose target is on the allow-list.
 pub const EXEMPT_FIELD: &str = "response.exempt";
 
@@ -86,6 +89,8 @@ pub struct Responder {
     contain: Option<contain::Contain>,
     /// Rules whose `deny_connect` the kernel enforces.
     deny_rules: std::collections::HashSet<String>,
+    /// Containers' last events, kept while a rule has `capture`.
+    history: Option<evidence::History>,
 }
 
 impl Responder {
@@ -107,6 +112,20 @@ impl Responder {
             deny: None,
             deny_rules: std::collections::HashSet::new(),
             contain: None,
+            history: None,
+        }
+    }
+
+    /// Whether the stage wants every event (a rule has `capture`: the
+    /// evidence lists the container's last events).
+    #[must_use]
+    pub fn wants_history(&self) -> bool {
+        self.history.is_some()
+    }
+
+    pub fn record(&mut self, ev: &Event) {
+        if let Some(h) = &mut self.history {
+            h.record(ev);
         }
     }
 
@@ -138,6 +157,9 @@ impl Responder {
             if let Some(f) = a.output_fields.as_mut() {
                 f.insert("k8s.ns.name".into(), j.namespace.clone().into());
                 f.insert("k8s.pod.name".into(), j.pod.clone().into());
+                if let Some(e) = &j.evidence {
+                    f.insert(EVIDENCE_FIELD.into(), e.clone());
+                }
             }
             out.push(a);
         }
@@ -215,6 +237,12 @@ impl Responder {
             .filter(|r| r.enabled && !r.actions.is_empty())
             .map(|r| (r.name.clone(), r.actions.clone()))
             .collect();
+        let capture = self.actions.values().any(|a| a.contains(&Action::Capture));
+        match (capture, self.history.is_some()) {
+            (true, false) => self.history = Some(evidence::History::default()),
+            (false, true) => self.history = None,
+            _ => {}
+        }
         let allow = |n: &str| self.policy.allow_processes.contains(n);
         self.plan = plan::kernel_plan(set, &allow);
         let enforce = self.policy.mode == Mode::Enforce;
@@ -276,6 +304,7 @@ impl Responder {
         &mut self,
         ev: &Event,
         pod: Option<PodRef<'_>>,
+        meta: Option<&crate::enrich::container::meta::ContainerMeta>,
         alerts: &mut [Alert],
         opts: &AlertOptions,
     ) -> Vec<Alert> {
@@ -303,7 +332,11 @@ impl Responder {
                     f.insert(EXEMPT_FIELD.into(), exempt_label(e).into());
                 }
             }
+            // Evidence first: after a kill the process's /proc is gone.
+            let evidence = (exempt.is_none() && mode == Mode::Enforce && actions.contains(&Action::Capture))
+                .then(|| evidence::collect(ev, meta, self.history.as_ref()));
             let trigger = Trigger { rule: &a.rule, time: &a.time, id: &id, fields: a.output_fields.as_ref() };
+            let first = out.len();
             for action in actions {
                 if let Some(e) = exempt {
                     self.count(action, mode, "allow_listed");
@@ -321,8 +354,14 @@ impl Responder {
                     out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
                     continue;
                 }
+                if action == Action::Capture {
+                    let outcome = Outcome::Done { by: "sensor" };
+                    self.count(action, mode, outcome.label());
+                    out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+                    continue;
+                }
                 if action == Action::IsolatePod {
-                    if let Some(outcome) = self.isolate(pod, ev, &name, &id, a) {
+                    if let Some(outcome) = self.isolate(pod, ev, &name, &id, a, evidence.as_ref()) {
                         self.count(action, mode, outcome.label());
                         out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
                     }
@@ -338,6 +377,13 @@ impl Responder {
                     if self.limit.take(Instant::now()) { self.act(action, ev, start_ns) } else { Outcome::RateLimited };
                 self.count(action, mode, outcome.label());
                 out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
+            }
+            if let Some(e) = &evidence {
+                for x in &mut out[first..] {
+                    if let Some(f) = x.output_fields.as_mut() {
+                        f.insert(EVIDENCE_FIELD.into(), e.clone());
+                    }
+                }
             }
         }
         if let (Some(rule), false) = (&kernel_rule, kernel_reported) {
@@ -362,7 +408,15 @@ impl Responder {
 
     /// Queues the containment of `pod`; an outcome now when it cannot be
     /// queued (`None`: its alert comes with the result, from [`Self::poll`]).
-    fn isolate(&mut self, pod: Option<PodRef<'_>>, ev: &Event, name: &str, id: &str, a: &Alert) -> Option<Outcome> {
+    fn isolate(
+        &mut self,
+        pod: Option<PodRef<'_>>,
+        ev: &Event,
+        name: &str,
+        id: &str,
+        a: &Alert,
+        evidence: Option<&Value>,
+    ) -> Option<Outcome> {
         let failed = |error: &str| Some(Outcome::Failed { by: "kubernetes", error: error.to_owned() });
         let Some(p) = pod else { return failed("no pod known for this process") };
         if self.contain.is_none() {
@@ -380,6 +434,7 @@ impl Responder {
             pid: ev.pid,
             name: name.to_owned(),
             fields: a.output_fields.clone(),
+            evidence: evidence.cloned(),
         };
         let queued = self.contain.as_ref().is_some_and(|c| c.jobs.try_send(job).is_ok());
         if queued { None } else { failed("containment queue full") }
