@@ -44,6 +44,25 @@ fn rules(dir: &Path, kernel_name: &str, user_name: &str) -> std::path::PathBuf {
     p
 }
 
+#[path = "support/runtime.rs"]
+mod runtime_support;
+
+const IMAGE: &str = "sensortest-response-busybox:1";
+
+/// A private dockerd with the busybox image, or `None` (said why).
+fn docker() -> Option<runtime_support::DockerEnv> {
+    match runtime_support::DockerEnv::start() {
+        Ok(d) => {
+            d.import_busybox(IMAGE).unwrap();
+            Some(d)
+        }
+        Err(why) => {
+            runtime_support::skip_or_fail(&format!("Docker cannot run: {why}"));
+            None
+        }
+    }
+}
+
 fn field<'a>(a: &'a Value, f: &str) -> &'a Value {
     &a["output_fields"][f]
 }
@@ -253,20 +272,11 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
 /// the refusal is an alert of its own.
 #[test]
 fn deny_connect_refuses_a_destination_from_inside_a_container() {
-    #[path = "support/runtime.rs"]
-    mod runtime_support;
     if !common::kernel_tests_can_run() {
         return;
     }
-    let mut d = match runtime_support::DockerEnv::start() {
-        Ok(d) => d,
-        Err(why) => {
-            runtime_support::skip_or_fail(&format!("Docker cannot run: {why}"));
-            return;
-        }
-    };
-    let image = "sensortest-response-busybox:1";
-    d.import_busybox(image).unwrap();
+    let Some(mut d) = docker() else { return };
+    let image = IMAGE;
     let dir = tempfile::tempdir().unwrap();
     let port = 20_000 + std::process::id() % 20_000;
     let rules = dir.path().join("deny.yaml");
@@ -309,5 +319,52 @@ fn deny_connect_refuses_a_destination_from_inside_a_container() {
     let last = ev["last_events"].as_array().unwrap();
     assert!(last.iter().any(|e| e["type"] == "execve"), "{ev}");
     assert!(last.iter().any(|e| e["type"] == "connect"), "{ev}");
+    s.stop();
+}
+
+/// `kill_container`: a rule only user space can decide (the command line)
+/// fires on a `docker exec` in a real container; every process of the
+/// container dies at once (`cgroup.kill`), its init included, so the
+/// container stops with 137.
+#[test]
+fn kill_container_kills_every_process_of_the_container() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let Some(mut d) = docker() else { return };
+    let secs = 20_000 + std::process::id() % 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("kill_container.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Response test container compromised
+  desc: a sleeper started by docker exec (kernel_response.rs)
+  condition: evt.type = execve and container.id != host and proc.cmdline = \"sleep {secs}\"
+  output: compromised %container.id (%proc.cmdline)
+  priority: CRITICAL
+  actions: [kill_container]
+"
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &["--enforce", "--no-listen"]);
+    let name = common::unique("killc");
+    let id = d.run_detached(&name, &["--network", "none", IMAGE, "/bin/sleep", "300"]).unwrap();
+    let st = d.docker().args(["exec", &name, "/bin/sleep", &secs.to_string()]).status().unwrap();
+    assert!(!st.success(), "the exec'd sleeper survived: {st:?}");
+    let a = s.wait_for("the container kill's alert", |a| a["rule"] == "Sensor response: kill_container");
+    assert_eq!(field(&a, "response.outcome"), "done", "{a}");
+    assert_eq!(field(&a, "response.by"), "cgroup");
+    let t0 = Instant::now();
+    loop {
+        let out = d.docker().args(["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", &id]).output().unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if state == "false 137" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "the container still runs: {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     s.stop();
 }

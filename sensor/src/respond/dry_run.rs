@@ -14,7 +14,8 @@ pub struct Planned {
     pub enabled: bool,
     pub action: Action,
     /// `kernel` (at exec before the new image runs, or at connect),
-    /// `user_space` (pidfd), `kubernetes` (the API server), or
+    /// `user_space` (pidfd, or evidence), `cgroup` (`cgroup.kill`),
+    /// `kubernetes` (the API server), or
     /// `unsupported` (this sensor cannot carry it out yet).
     pub site: &'static str,
     /// The process names the kernel kills, or the destinations it refuses
@@ -74,7 +75,8 @@ pub fn dry_run(set: &RuleSet, policy: &Policy) -> DryRun {
                     None => ("unsupported", Vec::new(), None),
                 },
                 Action::IsolatePod => ("kubernetes", Vec::new(), None),
-                _ => ("unsupported", Vec::new(), None),
+                Action::KillContainer => ("cgroup", Vec::new(), None),
+                Action::Capture => ("user_space", Vec::new(), None),
             };
             actions.push(Planned {
                 rule: r.name.clone(),
@@ -131,6 +133,10 @@ impl DryRun {
                     let _ = write!(line, ": in the kernel at exec of {}", p.names.join(", "));
                 }
                 "user_space" if p.action == Action::KillProcess => line.push_str(": in user space (pidfd)"),
+                "cgroup" => line.push_str(": every process of the container (cgroup.kill)"),
+                "user_space" if p.action == Action::Capture => {
+                    line.push_str(": evidence attached to the action alerts");
+                }
                 "kubernetes" => line.push_str(": through the Kubernetes API (label, deny-all NetworkPolicy)"),
                 "unsupported" => line.push_str(": not supported by this sensor yet (reported, not done)"),
                 _ => {}

@@ -21,6 +21,7 @@ pub mod dry_run;
 pub mod evidence;
 pub mod exempt;
 pub mod kill;
+pub mod kill_container;
 pub mod plan;
 pub mod policy;
 
@@ -475,7 +476,16 @@ impl Responder {
                     Err(e) => Outcome::Failed { by: "pidfd", error: crate::error_chain(&e) },
                 }
             }
-            Action::KillContainer | Action::DenyConnect | Action::IsolatePod | Action::Capture => Outcome::Unsupported,
+            Action::KillContainer => {
+                let Some(c) = ev.proc.as_deref().and_then(|p| p.container.as_ref()) else {
+                    return Outcome::Failed { by: "cgroup", error: "the process is not in a container".into() };
+                };
+                match kill_container::kill_container(self.cgroup_root.as_deref(), ev.pid, &c.id) {
+                    Ok(_) => Outcome::Done { by: "cgroup" },
+                    Err(e) => Outcome::Failed { by: "cgroup", error: crate::error_chain(&e) },
+                }
+            }
+            Action::DenyConnect | Action::IsolatePod | Action::Capture => Outcome::Unsupported,
         }
     }
 
