@@ -598,11 +598,7 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
     let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut sink = wire::alert_sink(detector, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
     let enforce = a.response.enforce;
-    let policy = response_cmd::policy(&cfg, enforce);
-    let contain = response_cmd::contain(policy.delete_pods).await;
-    let mut responder = response_cmd::responder(&mut loaded, policy, &metrics).with_contain(contain);
-    responder.set_rules(sink.detector.rules());
-    sink.responder = Some(responder);
+    sink.responder = Some(response_cmd::start(&mut loaded, &cfg, enforce, &metrics, sink.detector.rules()).await);
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     sink.reloads = Some(rx);
     // A reload reads the configuration file again, with the same flags
@@ -700,13 +696,7 @@ async fn replay(a: ReplayArgs, mut select: Vec<RuleSelection>) -> anyhow::Result
     let mut det = detector(rules, &oc);
     det.baselines = a.baseline.open(pipeline::boot_to_unix_ns())?;
     let mut sink = wire::alert_sink(det, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
-    // Replay never acts: its alerts say what the actions would have done.
-    let mut policy = response_cmd::policy(&cfg, false);
-    policy.mode = sensor::respond::policy::Mode::Monitor;
-    policy.namespace_modes.clear();
-    let mut responder = sensor::respond::Responder::new(policy, None, None);
-    responder.set_rules(sink.detector.rules());
-    sink.responder = Some(responder);
+    sink.responder = Some(response_cmd::replay_responder(&cfg, sink.detector.rules()));
     let (mut events, mut bad) = (0u64, 0u64);
     for (i, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", a.events.display()))?;

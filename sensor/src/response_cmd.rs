@@ -61,8 +61,24 @@ fn kernel_maps(loaded: &mut Loaded) -> Option<KillMaps> {
     }
 }
 
+/// `sensor run`'s response stage, with the configuration's policy
+/// (`--enforce` over its mode), armed with `rules`.
+pub async fn start(
+    loaded: &mut Loaded,
+    cfg: &Config,
+    enforce: bool,
+    metrics: &Metrics,
+    rules: &sensor::rules::RuleSet,
+) -> Responder {
+    let policy = policy(cfg, enforce);
+    let contain = contain(policy.delete_pods).await;
+    let mut r = responder(loaded, policy, metrics).with_contain(contain);
+    r.set_rules(rules);
+    r
+}
+
 /// The response stage of `sensor run`.
-pub fn responder(loaded: &mut Loaded, policy: Policy, metrics: &Metrics) -> Responder {
+fn responder(loaded: &mut Loaded, policy: Policy, metrics: &Metrics) -> Responder {
     info!(
         "response: mode {}{}",
         policy.mode.as_str(),
@@ -95,10 +111,21 @@ fn deny_maps(loaded: &mut Loaded, root: Option<&std::path::Path>) -> Option<sens
     }
 }
 
+/// `sensor replay`'s response stage: never acts, its alerts say what the
+/// actions would have done.
+pub fn replay_responder(cfg: &Config, rules: &sensor::rules::RuleSet) -> Responder {
+    let mut policy = policy(cfg, false);
+    policy.mode = sensor::respond::policy::Mode::Monitor;
+    policy.namespace_modes.clear();
+    let mut r = Responder::new(policy, None, None);
+    r.set_rules(rules);
+    r
+}
+
 /// The pod containment task, when Kubernetes credentials are at hand
 /// (in-cluster service account or `KUBECONFIG`); otherwise `isolate_pod`
 /// is reported as failed, said once.
-pub async fn contain(delete_pods: bool) -> Option<sensor::respond::contain::Contain> {
+async fn contain(delete_pods: bool) -> Option<sensor::respond::contain::Contain> {
     match kube::Client::try_default().await {
         Ok(client) => {
             info!("response: isolate_pod through the Kubernetes API{}", if delete_pods { " (and delete)" } else { "" });

@@ -299,8 +299,8 @@ impl Responder {
 
     /// One event and the alerts it raised: each alert of a rule with
     /// actions gets `response.*` fields; the actions' own alerts are
-    /// returned, in order, to be written after them. `namespace`: the
-    /// event's pod's, when known.
+    /// returned, in order, to be written after them. `pod` and `meta`: the
+    /// event's pod and container metadata, when known.
     pub fn respond(
         &mut self,
         ev: &Event,
