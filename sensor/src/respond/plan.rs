@@ -12,8 +12,10 @@ use crate::rules::compile::{Cmp, Filter, Mode as CmpMode, Operand, Rhs};
 use crate::rules::fields::FieldId;
 use crate::rules::{Action, CompiledRule, RuleSet};
 
-/// Longest name the kernel can compare: `task->comm` keeps 15 bytes.
-pub const MAX_KERNEL_NAME: usize = sensor_common::COMM_LEN - 1;
+/// Longest name the kernel decides: `task->comm` keeps 15 bytes, and a
+/// 15-byte comm may be a longer name cut short (the kernel would kill
+/// `abcdefghijklmnopq` for a rule on `abcdefghijklmno`), so 14.
+pub const MAX_KERNEL_NAME: usize = sensor_common::COMM_LEN - 2;
 
 /// Where a rule's `kill_process` is decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +86,7 @@ pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
     }
     let names = found.unwrap_or_default();
     if names.iter().any(|n| n.is_empty() || n.len() > MAX_KERNEL_NAME || n.contains('\0')) {
-        return Some(KillSite::UserSpace("a name is longer than the kernel's 15-byte process name"));
+        return Some(KillSite::UserSpace("a name is longer than 14 bytes (the kernel's process name keeps 15)"));
     }
     Some(KillSite::Kernel(names))
 }
