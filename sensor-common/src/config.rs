@@ -213,8 +213,40 @@ pub mod sock_fd {
     pub const RET: u8 = 2;
 }
 
+/// Response settings (the `RESPONSE` array's one entry).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseConf {
+    /// 1: carry out in-kernel kills (`enforce` mode); 0: monitor.
+    pub enforce: u32,
+    /// 1: exec records wake the agent's reader at once (a rule only user
+    /// space can decide kills at exec: its latency is the reader's).
+    pub wake_exec: u32,
+}
+
+/// Key of `KILL_NAMES`: a process name as the kernel keeps it after exec
+/// (`task->comm`, NUL-padded), so at most `COMM_LEN - 1` bytes.
+pub type KillName = [u8; crate::event::COMM_LEN];
+
+/// Entries of `KILL_NAMES`.
+pub const MAX_KILL_NAMES: u32 = 4096;
+
+/// Entries of each `DENY*` map (`deny_connect` destinations).
+pub const MAX_DENY_NETS: u32 = 4096;
+
+/// Entries of `EXEMPT_CGROUPS`: cgroup v2 ids (of containers and pods in
+/// allow-listed namespaces) whose tasks and descendants are never killed.
+pub const MAX_EXEMPT_CGROUPS: u32 = 16384;
+
+/// cgroup levels below the root the exec program checks against
+/// `EXEMPT_CGROUPS` (a pod's container sits at level 3 to 5 in
+/// kubelet's layouts).
+pub const EXEMPT_CGROUP_LEVELS: u32 = 8;
+
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: repr(C), two u32, no padding.
+    unsafe impl aya::Pod for super::ResponseConf {}
     // SAFETY: repr(C), integer fields only, no padding holes left implicit.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: as above.
@@ -226,4 +258,6 @@ const _: () = {
     assert!(size_of::<TaskOffsets>() == 66 * 4);
     assert!(size_of::<Config>() == 16 + 48 + 16 + 66 * 4);
     assert!(size_of::<SyscallConf>() == 12);
+    assert!(size_of::<ResponseConf>() == 8);
+    assert!(core::mem::offset_of!(ResponseConf, enforce) == 0);
 };

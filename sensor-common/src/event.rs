@@ -146,6 +146,11 @@ pub struct ExecBody {
     /// attributed. NUL-terminated; empty at the root.
     pub cgroup_leaf: [u8; CGROUP_NAME_LEN],
     pub cgroup_parent: [u8; CGROUP_NAME_LEN],
+    /// Response: the id (`KILL_NAMES` value, from 1) of the rule whose
+    /// `kill_process` the kernel carried out on this exec; 0: none.
+    pub kill_rule: u32,
+    /// `bpf_send_signal(SIGKILL)`'s result when `kill_rule` is set.
+    pub kill_ret: i32,
 }
 
 /// Body of [`kind::FORK`].
@@ -272,7 +277,9 @@ const _: () = {
     assert!(offset_of!(EventHeader, ts_ns) == 8);
     assert!(offset_of!(EventHeader, cgroup_id) == 32);
     assert!(offset_of!(EventHeader, comm) == 40);
-    assert!(size_of::<ExecBody>() == 352);
+    assert!(size_of::<ExecBody>() == 360);
+    assert!(offset_of!(ExecBody, kill_rule) == 352);
+    assert!(offset_of!(ExecBody, kill_ret) == 356);
     assert!(offset_of!(ExecBody, env_len) == 32);
     assert!(offset_of!(ExecBody, env_full_len) == 40);
     assert!(offset_of!(ExecBody, cap_inheritable) == 72);

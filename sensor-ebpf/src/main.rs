@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+mod deny;
 mod dns;
 mod maps;
 mod path;

@@ -2,10 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    Config, MAX_IA32_SYSCALLS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, SyscallConf, loss,
+    Config, KillName, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS,
+    MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
 };
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
@@ -17,6 +18,20 @@ pub static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 
 #[map]
 pub static SYSCALLS: Array<SyscallConf> = Array::with_max_entries(MAX_SYSCALLS, 0);
+
+/// Response mode (enforce or monitor); written by the agent.
+#[map]
+pub static RESPONSE: Array<ResponseConf> = Array::with_max_entries(1, 0);
+
+/// Process names (`task->comm` after exec) that a `kill_process` rule
+/// kills at exec → that rule's id (from 1). Filled from the compiled rules.
+#[map]
+pub static KILL_NAMES: HashMap<KillName, u32> = HashMap::with_max_entries(MAX_KILL_NAMES, 0);
+
+/// cgroup v2 ids whose tasks (and their descendants' cgroups) are never
+/// killed: containers and pods of allow-listed namespaces.
+#[map]
+pub static EXEMPT_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_EXEMPT_CGROUPS, 0);
 
 /// i386 syscall number → native number + 1 (0: not traced).
 #[map]

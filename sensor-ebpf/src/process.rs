@@ -3,22 +3,25 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
+        bpf_get_current_comm, bpf_get_current_pid_tgid,
+        generated::{
+            bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_probe_read_kernel,
+            bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal,
+        },
     },
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use aya_log_ebpf::warn;
 use sensor_common::{
-    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
-    MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
+    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXEMPT_CGROUP_LEVELS, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE,
+    ForkBody, HEADER_SIZE, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, SYSCALLS, count_loss},
+    maps::{CONFIG, EXEMPT_CGROUPS, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
     path::{kpath, walk},
-    record::{fill_header, scratch, submit},
+    record::{fill_header, scratch, submit, submit_waking},
     syscalls::{current_regs, native_call},
     task::read,
 };
@@ -36,9 +39,62 @@ const ARGV_END: usize = EXEC_STR_BASE + MAX_STR + MAX_ARGV;
 const ENV_END: usize = ARGV_END + MAX_ENV;
 const EXEPATH_END: usize = ENV_END + MAX_PATH;
 
+const SIGKILL: u32 = 9;
+
+/// Response: in enforce mode, SIGKILL the task that just exec'd when a
+/// `kill_process` rule names its new image. The signal is pending when
+/// the exec returns to user space, so the new image never runs an
+/// instruction. Never the agent itself nor pid 1 (the agent keeps other
+/// allow-listed names out of the map). Returns (rule id, signal result).
+#[inline(always)]
+fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
+    let Some(conf) = RESPONSE.get(0) else { return (0, 0) };
+    if conf.enforce == 0 {
+        return (0, 0);
+    }
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if tgid == agent_tgid || tgid == 1 {
+        return (0, 0);
+    }
+    let Ok(comm) = bpf_get_current_comm() else { return (0, 0) };
+    // SAFETY: a map lookup; the value is copied out at once.
+    let Some(rule) = (unsafe { KILL_NAMES.get(&comm) }).copied() else { return (0, 0) };
+    if in_exempt_cgroup() {
+        return (0, 0);
+    }
+    // SAFETY: a helper call on the current task.
+    let ret = unsafe { bpf_send_signal(SIGKILL) } as i32;
+    (rule, ret)
+}
+
+/// Whether the task's cgroup v2, or one of its ancestors, is exempt (a
+/// container or pod of an allow-listed namespace).
+#[inline(always)]
+fn in_exempt_cgroup() -> bool {
+    // SAFETY: helper calls on the current task; map lookups copied at once.
+    unsafe {
+        let own = bpf_get_current_cgroup_id();
+        if EXEMPT_CGROUPS.get(&own).is_some() {
+            return true;
+        }
+        for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
+            let id = bpf_get_current_ancestor_cgroup_id(level);
+            if id == 0 || id == own {
+                break;
+            }
+            if EXEMPT_CGROUPS.get(&id).is_some() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 #[inline(always)]
 fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
-    let off = CONFIG.get(0)?.task;
+    let cfg = CONFIG.get(0)?;
+    let (kill_rule, kill_ret) = kill_at_exec(cfg.agent_tgid);
+    let off = cfg.task;
     let task: u64 = ctx.arg::<*const u8>(0) as u64;
     let old_tid: i32 = ctx.arg(1);
     let bprm: u64 = ctx.arg::<*const u8>(2) as u64;
@@ -66,6 +122,8 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         (*body).env_full_len = 0;
         (*body).exepath_len = 0;
         (*body).cwd_len = 0;
+        (*body).kill_rule = kill_rule;
+        (*body).kill_ret = kill_ret;
 
         let mut pos = EXEC_STR_BASE;
         if let Some(fname) = read::<u64>(bprm, off.binprm_filename) {
@@ -129,7 +187,8 @@ fn try_exec(ctx: &BtfTracePointContext) -> Option<()> {
         };
         cgroup_names(task, &off, body);
         (*hdr).flags = hflags;
-        submit(buf, pos);
+        let wake = RESPONSE.get(0).is_some_and(|r| r.wake_exec != 0);
+        submit_waking(buf, pos, wake);
     }
     Some(())
 }

@@ -44,6 +44,14 @@ pub unsafe fn fill_header(buf: *mut u8, kind: u16) -> *mut EventHeader {
 /// counting a loss when the ring is full.
 #[inline(always)]
 pub unsafe fn submit(buf: *mut u8, size: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { submit_waking(buf, size, false) }
+}
+
+/// [`submit`], waking the reader at once when `now` (instead of when
+/// enough bytes wait).
+#[inline(always)]
+pub unsafe fn submit_waking(buf: *mut u8, size: usize, now: bool) {
     if size > MAX_RECORD || size == 0 {
         return;
     }
@@ -54,7 +62,7 @@ pub unsafe fn submit(buf: *mut u8, size: usize) {
         let threshold = CONFIG.get(0).map_or(0, |c| u64::from(c.wakeup_bytes));
         let waiting = EVENTS.query(BPF_RB_AVAIL_DATA);
         note_fill(waiting);
-        let flags = if waiting >= threshold { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
+        let flags = if now || waiting >= threshold { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
         if EVENTS.output::<[u8]>(data, flags).is_err() {
             count_loss(loss::RINGBUF_FULL);
         }

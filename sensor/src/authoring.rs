@@ -66,7 +66,7 @@ pub struct TestArgs {
 
 /// The rules of `paths` (after the built-ins unless left out), or every
 /// load error on stderr.
-fn rules_of(paths: &[PathBuf], no_default_rules: bool) -> Option<RuleSet> {
+pub fn rules_of(paths: &[PathBuf], no_default_rules: bool) -> Option<RuleSet> {
     let src = RuleSources { builtin: !no_default_rules, paths: paths.to_vec(), select: Vec::new() };
     let (set, report) = load_rules(&src, &EngineConfig::default());
     if set.is_none() {

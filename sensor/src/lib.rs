@@ -3,7 +3,7 @@
 //! [`event`] (typed events, decoder) → [`process`] (process table, procfs)
 //! → [`enrich`] (fd table, users, container, runtime, Kubernetes) →
 //! [`detect`] (rules on events) → [`pipeline`] (the stages, wired in one
-//! place) → [`output`] (alert delivery); [`metrics`] beside. [`rules`] is
+//! place) → [`respond`] (rules' actions) → [`output`] (alert delivery); [`metrics`] beside. [`rules`] is
 //! the Falco rule engine, a library with no imports from the rest.
 
 // Test scaffolding shared with the integration tests (tests/support/) names
@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod process;
+pub mod respond;
 pub mod rules;
 
 /// `a: b: c` for an error and its causes, for logs and reports.

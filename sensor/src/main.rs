@@ -2,6 +2,7 @@
 
 mod authoring;
 mod baseline_cmd;
+mod response_cmd;
 
 use std::collections::HashSet;
 use std::io::{BufRead as _, BufWriter, Write as _};
@@ -87,6 +88,9 @@ enum RulesCmd {
     /// A Markdown reference of the rules (what each detects, MITRE tags,
     /// priority, covering fixtures): `sensor rules doc > docs/rules.md`.
     Doc(authoring::DocArgs),
+    /// A dry run of the rules' `actions:`: which could fire on what, and
+    /// where each is decided (in the kernel at exec, or in user space).
+    Actions(response_cmd::ActionsArgs),
 }
 
 #[derive(ClapArgs)]
@@ -245,6 +249,8 @@ struct RunArgs {
     watch_interval: u64,
     #[command(flatten)]
     baseline: baseline_cmd::BaselineArgs,
+    #[command(flatten)]
+    response: response_cmd::ResponseArgs,
     #[command(flatten)]
     kernel: KernelArgs,
 }
@@ -535,8 +541,13 @@ fn detector(mut rules: RuleSet, oc: &OutputConfig) -> Detector {
 }
 
 /// What a reload applies after detection.
-fn alert_settings(oc: &OutputConfig, outputs: Option<(OutputsConfig, bool)>) -> AlertSettings {
+fn alert_settings(
+    oc: &OutputConfig,
+    outputs: Option<(OutputsConfig, bool)>,
+    response: sensor::respond::policy::Policy,
+) -> AlertSettings {
     AlertSettings {
+        response,
         format: oc.format,
         alert: oc.alert.clone(),
         append: oc.append.clone(),
@@ -571,7 +582,7 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
         every: (a.watch_interval > 0).then(|| Duration::from_secs(a.watch_interval)),
     };
     let (rules, skipped) = rules_or_fail(&a.rules, select)?;
-    let (loaded, table) = start_kernel(&a.kernel, Selection::default())?;
+    let (mut loaded, table) = start_kernel(&a.kernel, Selection::default())?;
     let metrics = Metrics::new();
     metrics.rules_loaded.set(rules.rules().len() as i64);
     metrics.rules_skipped.set(skipped as i64);
@@ -586,6 +597,8 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
     // thread and would wait for that lock until the sensor stops.
     let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut sink = wire::alert_sink(detector, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
+    let enforce = a.response.enforce;
+    sink.responder = Some(response_cmd::start(&mut loaded, &cfg, enforce, &metrics, sink.detector.rules()).await);
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     sink.reloads = Some(rx);
     // A reload reads the configuration file again, with the same flags
@@ -594,7 +607,7 @@ async fn run(a: RunArgs, mut select: Vec<RuleSelection>) -> anyhow::Result<()> {
     let config = move || -> Result<AlertSettings, String> {
         let (oc, cfg) = output_config_and_file(&out_args).map_err(|e| format!("{e:#}"))?;
         let outputs = outputs_config(&delivery, &cfg).map_err(|e| format!("{e:#}"))?;
-        Ok(alert_settings(&oc, outputs))
+        Ok(alert_settings(&oc, outputs, response_cmd::policy(&cfg, enforce)))
     };
     let prepare = |s: &mut RuleSet, c: &AlertSettings| drop(disable_below(s, c.min_priority));
     reload::spawn(watch, config, prepare, tx).context("watching for SIGHUP")?;
@@ -683,6 +696,7 @@ async fn replay(a: ReplayArgs, mut select: Vec<RuleSelection>) -> anyhow::Result
     let mut det = detector(rules, &oc);
     det.baselines = a.baseline.open(pipeline::boot_to_unix_ns())?;
     let mut sink = wire::alert_sink(det, &wiring(&oc, outputs.as_ref()), &metrics, out)?;
+    sink.responder = Some(response_cmd::replay_responder(&cfg, sink.detector.rules()));
     let (mut events, mut bad) = (0u64, 0u64);
     for (i, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", a.events.display()))?;
@@ -780,6 +794,13 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Rules(RulesCmd::List(a)) => {
             if authoring::list(&a)? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        Cmd::Rules(RulesCmd::Actions(a)) => {
+            if response_cmd::actions(&a)? {
                 Ok(())
             } else {
                 std::process::exit(1)

@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every section of the file, as the page writes its keys.
-const SECTIONS: [&str; 21] = [
+const SECTIONS: [&str; 22] = [
     "",
+    "response",
     "append_output[]",
     "append_output[].match",
     "outputs",

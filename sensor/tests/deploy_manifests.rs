@@ -50,13 +50,15 @@ fn base_has_every_object_the_issue_lists() {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     // RBAC: the pod watch (sensor/src/enrich/k8s/watcher.rs lists and
-    // watches) and the profile sync (detect/baseline/cluster.rs: watch, get,
-    // create, update). Nothing more.
+    // watches), pod containment (respond/contain.rs: label patch, optional
+    // delete, apply of the deny-all NetworkPolicy) and the profile sync
+    // (detect/baseline/cluster.rs: watch, get, create, update). Nothing more.
     let role = deploy::find(&objs, "ClusterRole");
     assert_eq!(
         role["rules"],
         serde_json::json!([
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "patch", "delete"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["create", "patch"]},
             {"apiGroups": ["sensor.example.io"], "resources": ["sensorprofiles"],
              "verbs": ["get", "list", "watch", "create", "update"]}
         ])

@@ -13,6 +13,8 @@ use clap::Args;
 
 use crate::workload::Kind;
 
+// Independent command-line switches.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Args)]
 pub struct BenchArgs {
     /// Rounds of (baseline, with sensor) per storm; the median is reported.
@@ -37,6 +39,10 @@ pub struct BenchArgs {
     /// open storms: the agent's CPU per event.
     #[arg(long, conflicts_with = "dns_only")]
     baseline_only: bool,
+    /// Only the exec and connect storms under `sensor run` with armed
+    /// response rules, monitor mode against `--enforce`.
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only"])]
+    response_only: bool,
 }
 
 struct Sample {
@@ -136,6 +142,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let sensor = crate::build_release()?;
     if a.baseline_only {
         return crate::baseline_bench::run(a.rounds, a.opens, &sensor);
+    }
+    if a.response_only {
+        return crate::response_bench::run(a.rounds, a.execs, a.connects, &sensor);
     }
     if !a.dns_only {
         run_sensor_bench(a, &sensor)?;

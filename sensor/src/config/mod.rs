@@ -12,6 +12,7 @@ pub mod append;
 pub mod check;
 pub mod env;
 pub mod output;
+pub mod response;
 
 #[cfg(test)]
 mod tests;
@@ -75,6 +76,11 @@ pub struct Config {
     /// spool, queue and storm control (`output::OutputsConfig`). Targets
     /// given here replace the default stdout line; `--webhook` adds to it.
     pub outputs: Option<crate::output::OutputsConfig>,
+    /// Ours: `monitor` (default) reports what rules' `actions:` would do;
+    /// `enforce` does it (also `sensor run --enforce`).
+    pub mode: Option<crate::respond::policy::Mode>,
+    /// Ours: per-namespace modes, allow-lists, the action rate limit.
+    pub response: Option<response::ResponseConfig>,
 }
 
 fn priority<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Priority>, D::Error> {

@@ -168,6 +168,12 @@ pub fn decode(
     Ok(Decoded { event: ev, lifecycle })
 }
 
+/// Exec argument: the id of the rule whose `kill_process` the kernel
+/// carried out on this exec (see `respond::plan::KernelPlan`).
+pub const KILL_RULE_ARG: &str = "kill_rule";
+/// Exec argument: `bpf_send_signal`'s result for that kill (0: sent).
+pub const KILL_RET_ARG: &str = "kill_ret";
+
 fn decode_exec(buf: &[u8], ev: &mut Event) -> Result<Lifecycle, DecodeError> {
     let b: ExecBody = read(buf, HEADER_SIZE, "exec body")?;
     let mut rest = &buf[HEADER_SIZE + EXEC_BODY_SIZE..];
@@ -228,6 +234,11 @@ fn decode_exec(buf: &[u8], ev: &mut Event) -> Result<Lifecycle, DecodeError> {
     ev.args.push("tty", Arg::UInt(b.tty.into()));
     ev.args.push("loginuid", Arg::Int(info.loginuid));
     ev.args.push("env", Arg::List(info.env.clone()));
+    if b.kill_rule != 0 {
+        // The kernel sent SIGKILL at this exec (a `kill_process` rule).
+        ev.args.push(KILL_RULE_ARG, Arg::UInt(b.kill_rule.into()));
+        ev.args.push(KILL_RET_ARG, Arg::Int(b.kill_ret.into()));
+    }
     if b.argv_full_len as usize > argv.len() || b.env_full_len as usize > env_area.len() {
         ev.truncated = true;
     }

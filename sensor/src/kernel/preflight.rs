@@ -134,6 +134,13 @@ pub fn run() -> Result<Report, PreflightError> {
     if failures.is_empty() { Ok(report) } else { Err(PreflightError::Failed(failures)) }
 }
 
+/// Whether the kernel lets tracing programs call `bpf_send_signal` (5.3+;
+/// the in-kernel kill at exec needs it). Not a start-up failure: without
+/// it kills fall back to user space (pidfd), said once.
+pub fn send_signal() -> std::io::Result<()> {
+    bpf::load_send_signal()
+}
+
 /// `readlink /proc/<child>/exe` of a forked child that made itself
 /// non-dumpable (`PR_SET_DUMPABLE` 0), as setuid programs and processes
 /// holding secrets are: the kernel's ptrace access check then wants
@@ -242,6 +249,26 @@ mod bpf {
             map_flags: 0,
         };
         sys_bpf(BPF_MAP_CREATE, &attr).map(drop)
+    }
+
+    /// `r1 = 0; call bpf_send_signal; r0 = 0; exit` as a raw-tracepoint
+    /// program, closed at once: whether this kernel lets tracing programs
+    /// send signals (signal 0 is never delivered; the program never runs).
+    pub fn load_send_signal() -> std::io::Result<()> {
+        const BPF_FUNC_SEND_SIGNAL: u64 = 109;
+        // mov64 r1, 0; call imm; mov64 r0, 0; exit.
+        let insns: [u64; 4] = [0x1b7, 0x85 | (BPF_FUNC_SEND_SIGNAL << 32), 0xb7, 0x95];
+        let license = c"GPL";
+        let attr = ProgLoad {
+            prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
+            insn_cnt: insns.len() as u32,
+            insns: insns.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            log_level: 0,
+            log_size: 0,
+            log_buf: 0,
+        };
+        sys_bpf(BPF_PROG_LOAD, &attr).map(drop)
     }
 
     /// `r0 = 0; exit` as a raw-tracepoint program, closed at once.

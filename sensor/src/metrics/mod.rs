@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod dns;
+pub mod response;
 pub mod server;
 
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -48,6 +49,8 @@ pub struct Metrics {
     pub dns: dns::DnsMetrics,
     /// `sensor_baseline_*`.
     pub baseline: baseline::BaselineMetrics,
+    /// `sensor_response_*`.
+    pub response: response::ResponseMetrics,
 }
 
 /// One event in this many has its rule evaluation timed.
@@ -183,6 +186,7 @@ impl Metrics {
         Self {
             dns: dns::DnsMetrics::register(&registry),
             baseline: baseline::BaselineMetrics::register(&registry),
+            response: response::ResponseMetrics::register(&registry),
             registry,
             events,
             kernel_losses,

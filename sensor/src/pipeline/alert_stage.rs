@@ -60,6 +60,8 @@ pub struct AlertSink<W: Write> {
     pub outputs_control: Option<OutputsControl>,
     /// `sensor_baseline_*`, updated from the detector's baselines.
     pub baseline_metrics: Option<crate::metrics::baseline::BaselineMetrics>,
+    /// The response stage (rules' `actions:`); `None`: detection only.
+    pub responder: Option<crate::respond::Responder>,
 }
 
 /// What a configuration reload can change after detection: how alerts are
@@ -74,6 +76,8 @@ pub struct AlertSettings {
     pub outputs: Option<OutputsConfig>,
     /// The outputs replace the stdout line.
     pub replaces_stdout: bool,
+    /// `mode` and `response` (the command line's `--enforce` applied).
+    pub response: crate::respond::policy::Policy,
 }
 
 impl<W: Write> AlertSink<W> {
@@ -90,6 +94,7 @@ impl<W: Write> AlertSink<W> {
             reloads: None,
             outputs_control: None,
             baseline_metrics: None,
+            responder: None,
         }
     }
 
@@ -97,9 +102,29 @@ impl<W: Write> AlertSink<W> {
     fn detect(&mut self, ev: &Event, m: &Metrics) -> Result<(), PipelineError> {
         self.evaluated += 1;
         let timed = self.evaluated.is_multiple_of(RULE_EVAL_SAMPLE).then(Instant::now);
-        let alerts = self.detector.process(ev);
+        let mut alerts = self.detector.process(ev);
         if let Some(t) = timed {
             m.rule_eval.observe(t.elapsed().as_secs_f64());
+        }
+        if let Some(r) = &mut self.responder {
+            if r.wants_history() {
+                r.record(ev);
+            }
+            let exec = ev.kind.op() == crate::event::Op::Execve && r.kernel_armed();
+            if exec || !alerts.is_empty() {
+                let meta =
+                    ev.proc.as_deref().and_then(|p| p.container.as_ref()).and_then(|c| self.detector.meta.get(&c.id));
+                let pod = meta.and_then(|meta| meta.pod.as_ref().map(|p| (p.namespace.clone(), p.name.clone())));
+                let pod_ref = pod.as_ref().map(|(namespace, name)| crate::respond::PodRef { namespace, name });
+                if exec {
+                    r.observe_exec(ev, pod_ref.map(|p| p.namespace));
+                }
+                if !alerts.is_empty() || ev.args.get(crate::event::decode::KILL_RULE_ARG).is_some() {
+                    let actions =
+                        r.respond(ev, pod_ref, meta.map(AsRef::as_ref), &mut alerts, self.detector.alert_options());
+                    alerts.extend(actions);
+                }
+            }
         }
         for a in alerts {
             m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
@@ -134,6 +159,10 @@ impl<W: Write> AlertSink<W> {
                 Reload::Loaded { rules: set, config } => {
                     let n = set.rules().iter().filter(|r| r.enabled).count();
                     self.detector.reconfigure(config.alert, &config.append);
+                    if let Some(r) = &mut self.responder {
+                        r.set_policy(config.response);
+                        r.set_rules(&set);
+                    }
                     self.detector.replace_rules(set);
                     self.format = config.format;
                     self.write_lines = !(config.outputs.is_some() && config.replaces_stdout);
@@ -277,6 +306,11 @@ impl<W: Write> Sink for AlertSink<W> {
 
     fn flush(&mut self, m: &Metrics) -> Result<(), PipelineError> {
         self.take_reloads(m)?;
+        let done = self.responder.as_mut().map(|r| r.poll(self.detector.alert_options())).unwrap_or_default();
+        for a in done {
+            m.alerts.with_label_values(&[a.rule.as_str(), &a.priority.to_string()]).inc();
+            self.write(&a, now_ns())?;
+        }
         if let Some(report) = self.outputs_control.as_mut().and_then(|c| c.poll(&mut self.stages)) {
             if self.stages.is_none() && !self.write_lines {
                 // No output runs: stdout keeps the alerts until one does.

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use super::action::Action;
 use super::error::{ItemKind, ItemRef, LoadError, Location, Warning, WarningCode};
 use super::exceptions;
 use super::items::{ExceptionDef, ListDef, MacroDef, Priority, RuleDef, Spanned};
@@ -205,6 +206,19 @@ impl Collector {
                 ItemKind::Rule,
                 name,
                 "Rule has 'enabled' key but no rule by that name already exists",
+            )),
+        }
+    }
+
+    /// `actions:` on an item that changes an existing rule (ours).
+    pub fn set_actions(&mut self, name: &str, actions: Vec<Action>, loc: &Location) {
+        match self.rules.get_mut(name) {
+            Some(r) => r.actions = actions,
+            None => self.errors.push(invalid(
+                loc,
+                ItemKind::Rule,
+                name,
+                "Rule has 'actions' key but no rule by that name already exists",
             )),
         }
     }

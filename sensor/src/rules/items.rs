@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::action::Action;
 use super::error::Location;
 
 /// Falco priorities, most severe first (the order of `falco_common`).
@@ -140,6 +141,8 @@ pub struct RuleDef {
     pub warn_evttypes: bool,
     pub capture: bool,
     pub capture_duration: u64,
+    /// Ours: `actions:`, what the response stage may do (see [`Action`]).
+    pub actions: Vec<Action>,
     pub loc: Location,
     /// Set when the rule's source is not one this engine handles; such
     /// rules are kept so appends still resolve, then skipped at compile.

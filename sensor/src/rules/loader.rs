@@ -299,6 +299,7 @@ impl State<'_> {
             filter,
             output,
             evttypes,
+            actions: r.actions.clone(),
             loc: r.loc.clone(),
         })
     }

@@ -6,6 +6,7 @@
 //! Entry points: [`RuleSet::load_paths`] / [`RuleSet::load_texts`],
 //! [`RuleSet::evaluate`], [`Alert::new`], [`check::check_paths`].
 
+pub mod action;
 pub mod alert;
 pub mod append_output;
 pub mod ast;
@@ -49,6 +50,7 @@ pub mod yaml_load;
 #[cfg(test)]
 mod tests;
 
+pub use action::Action;
 pub use alert::{Alert, AlertOptions};
 pub use check::{CheckReport, check_paths, check_texts};
 pub use config::{EngineConfig, ProvidedPlugin, RuleMatching};

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+use super::action::Action;
 use super::collector::{Collector, RulePatch};
 use super::config::{EngineConfig, parse_version};
 use super::error::{ItemKind, ItemRef, LoadError, WarningCode};
 use super::items::{Priority, RuleDef};
 use super::yaml_decode::{Ctx, R, read_exceptions, read_overrides, warn_unknown_keys};
-use super::yaml_load::Node;
+use super::yaml_load::{Node, NodeData};
 
 const RULE_KEYS: &[&str] = &[
     "rule",
@@ -27,6 +28,8 @@ const RULE_KEYS: &[&str] = &[
     "exceptions",
     "override",
     "append",
+    // Ours (Falco warns about it and loads the rule without it).
+    "actions",
 ];
 const RULE_APPEND_KEYS: &[&str] = &["condition", "output", "desc", "tags", "exceptions"];
 const RULE_REPLACE_KEYS: &[&str] = &[
@@ -353,6 +356,12 @@ fn read_rule(item: &Node, ctx: &Ctx, col: &mut Collector, cfg: &EngineConfig) ->
         col.enable_rule(ctx.name, enabled, &item.loc);
     } else {
         define_rule(item, ctx, col, cfg)?;
+        return warn_unknown_keys(item, RULE_KEYS, ctx, col);
+    }
+    // `actions:` on an append/override/enable item replaces the rule's
+    // actions: how a local file arms a rule of Falco's files.
+    if let Some(actions) = read_actions(item, ctx)? {
+        col.set_actions(ctx.name, actions, &item.loc);
     }
     warn_unknown_keys(item, RULE_KEYS, ctx, col)
 }
@@ -377,10 +386,32 @@ fn define_rule(item: &Node, ctx: &Ctx, col: &mut Collector, cfg: &EngineConfig) 
         skip_if_unknown_filter: ctx.opt_bool(item, "skip-if-unknown-filter")?.unwrap_or(false),
         tags: ctx.str_seq(item, "tags")?.unwrap_or_default().into_iter().collect(),
         exceptions: read_exceptions(item, ctx, col, false)?.unwrap_or_default(),
+        actions: read_actions(item, ctx)?.unwrap_or_default(),
         unknown_source: !cfg.sources.contains(&source),
         source,
         loc: item.loc.clone(),
     };
     col.define_rule(rule);
     Ok(())
+}
+
+/// `actions: [kill_process, ...]`: a sequence of known action names; an
+/// unknown one is an error at its own position. Duplicates collapse.
+fn read_actions(item: &Node, ctx: &Ctx) -> R<Option<Vec<Action>>> {
+    let Some(v) = item.get("actions") else { return Ok(None) };
+    let seq = v
+        .as_seq()
+        .ok_or_else(|| ctx.err(&v.loc, format!("Value for key 'actions' is not a sequence, got {}", v.type_name())))?;
+    let mut out: Vec<Action> = Vec::new();
+    for n in seq {
+        let NodeData::Scalar { value, .. } = &n.data else {
+            return Err(ctx.err(&n.loc, format!("A value of key 'actions' is not a scalar, got {}", n.type_name())));
+        };
+        let a = Action::parse(value.trim())
+            .ok_or_else(|| ctx.err(&n.loc, format!("Unknown action '{value}' (known actions: {})", Action::names())))?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(Some(out))
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::action::Action;
 use super::collector::Collector;
 use super::compile::{CompileError, Filter};
 use super::config::{EngineConfig, RuleMatching};
@@ -37,6 +38,8 @@ pub struct CompiledRule {
     pub filter: Filter,
     pub output: OutputFormat,
     pub evttypes: TypeSet,
+    /// Ours: `actions:` (response), in the order written.
+    pub actions: Vec<Action>,
     pub loc: Location,
 }
 
@@ -208,6 +211,12 @@ impl RuleSet {
     #[must_use]
     pub fn type_id(&self, name: &str) -> Option<u16> {
         self.types.id(name)
+    }
+
+    /// The event types the rules name, interned.
+    #[must_use]
+    pub fn event_types(&self) -> &EventTypes {
+        &self.types
     }
 
     /// Enables or disables a rule by name; false if no such rule.

@@ -3,8 +3,12 @@
 //! recorded response shapes: list, watch (newline-delimited events,
 //! chunked), get, create (409 `AlreadyExists`), replace (409 `Conflict` when the
 //! `resourceVersion` is not the stored one) and, on demand, a watch that
-//! fails with 410 Expired (kube's watcher must list again). No API server
-//! runs on these machines. Every request is recorded.
+//! fails with 410 Expired (kube's watcher must list again). It also answers
+//! the response stage's pod containment as the API server does: a merge
+//! patch of a pod's labels, a server-side apply of a `NetworkPolicy`
+//! (created, then updated) and a pod's deletion, each returning the
+//! object. No API server runs on these machines. Every request is
+//! recorded, with its content type and body.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,6 +31,11 @@ struct State {
     objects: BTreeMap<(String, String), Value>,
     rv: u64,
     requests: Vec<String>,
+    /// (request, content type, body) of every request with a body.
+    bodies: Vec<(String, String, String)>,
+    /// Pods and network policies by (namespace, name).
+    pods: BTreeMap<(String, String), Value>,
+    policies: BTreeMap<(String, String), Value>,
     /// The next watch answers 410 Expired (as after a compaction).
     expire_next_watch: bool,
     /// Before the next replace, another writer changes the object: this
@@ -75,6 +84,29 @@ impl ApiServer {
 
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// (request, content type, body) of every request that had a body.
+    pub fn bodies(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().bodies.clone()
+    }
+
+    /// A pod of the cluster, as `kubectl get -o json` shows it.
+    pub fn put_pod(&self, namespace: &str, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.rv += 1;
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
+            "uid": format!("uid-{}", s.rv), "resourceVersion": s.rv.to_string(), "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}});
+        s.pods.insert((namespace.to_owned(), name.to_owned()), pod);
+    }
+
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.state.lock().unwrap().pods.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
+    pub fn policy(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.state.lock().unwrap().policies.get(&(namespace.to_owned(), name.to_owned())).cloned()
     }
 
     pub fn expire_next_watch(&self) {
@@ -144,6 +176,7 @@ async fn serve(
         let mut parts = line.split_whitespace();
         let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
         let mut len = 0usize;
+        let mut content_type = String::new();
         loop {
             let mut h = String::new();
             if r.read_line(&mut h).await? == 0 {
@@ -157,11 +190,20 @@ async fn serve(
             {
                 len = v.trim().parse().unwrap_or(0);
             }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-type")
+            {
+                v.trim().clone_into(&mut content_type);
+            }
         }
         let mut body = vec![0; len];
         r.read_exact(&mut body).await?;
-        st.lock().unwrap().requests.push(format!("{method} {target}"));
+        record(&st, format!("{method} {target}"), content_type, &body);
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        if let Some((code, text)) = containment(&st, &method, path, &body) {
+            respond(&mut w, code, &text).await?;
+            continue;
+        }
         let rest = path.strip_prefix(BASE).unwrap_or("");
         let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         match (method.as_str(), segs.as_slice()) {
@@ -266,4 +308,60 @@ fn replace(st: &Mutex<State>, ns: &str, name: &str, body: &[u8]) -> (u16, String
     obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
     s.objects.insert(key, obj.clone());
     (200, obj.to_string(), Some(json!({"type": "MODIFIED", "object": obj}).to_string()))
+}
+
+fn record(st: &Mutex<State>, request: String, content_type: String, body: &[u8]) {
+    let mut s = st.lock().unwrap();
+    s.requests.push(request.clone());
+    if !body.is_empty() {
+        s.bodies.push((request, content_type, String::from_utf8_lossy(body).into_owned()));
+    }
+}
+
+/// The containment requests: `PATCH`/`DELETE` of `/api/v1/namespaces/NS/pods/NAME`
+/// and `PATCH` (apply) of `/apis/networking.k8s.io/v1/namespaces/NS/networkpolicies/NAME`.
+/// `None` for any other path.
+fn containment(st: &Mutex<State>, method: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut s = st.lock().unwrap();
+    match (method, segs.as_slice()) {
+        ("PATCH", ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let key = ((*ns).to_owned(), (*name).to_owned());
+            let patch: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            s.rv += 1;
+            let rv = s.rv.to_string();
+            let Some(pod) = s.pods.get_mut(&key) else {
+                return Some((404, status(404, "NotFound", &format!("pods \"{name}\" not found"))));
+            };
+            for field in ["labels", "annotations"] {
+                if let Some(m) = patch["metadata"][field].as_object() {
+                    for (k, v) in m {
+                        pod["metadata"][field][k] = v.clone();
+                    }
+                }
+            }
+            pod["metadata"]["resourceVersion"] = json!(rv);
+            Some((200, pod.to_string()))
+        }
+        ("DELETE", ["api", "v1", "namespaces", ns, "pods", name]) => {
+            match s.pods.remove(&((*ns).to_owned(), (*name).to_owned())) {
+                Some(mut pod) => {
+                    pod["metadata"]["deletionTimestamp"] = json!("2026-12-04T18:00:00Z");
+                    Some((200, pod.to_string()))
+                }
+                None => Some((404, status(404, "NotFound", &format!("pods \"{name}\" not found")))),
+            }
+        }
+        ("PATCH", ["apis", "networking.k8s.io", "v1", "namespaces", ns, "networkpolicies", name]) => {
+            let mut obj: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            s.rv += 1;
+            let key = ((*ns).to_owned(), (*name).to_owned());
+            let created = !s.policies.contains_key(&key);
+            obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
+            obj["metadata"]["uid"] = json!(format!("uid-{}", s.rv));
+            s.policies.insert(key, obj.clone());
+            Some((if created { 201 } else { 200 }, obj.to_string()))
+        }
+        _ => None,
+    }
 }

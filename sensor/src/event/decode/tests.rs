@@ -203,6 +203,8 @@ fn exec_body(fname: &[u8], argv: &[u8], env: &[u8], exepath: &[u8], cwd: &[u8]) 
         cap_effective: 1 << 21,
         cgroup_leaf: name128(b"3ad7b26ded6d8e7e0e6a3b4f1f2f5a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"),
         cgroup_parent: name128(b"docker"),
+        kill_rule: 0,
+        kill_ret: 0,
     }
 }
 
@@ -257,6 +259,19 @@ fn exec_record_carries_argv_env_paths_and_kernel_facts() {
         bad[off..off + 2].copy_from_slice(&60_000u16.to_ne_bytes());
         assert!(dec(&bad).is_err(), "length at body offset {field_off}");
     }
+}
+
+#[test]
+fn exec_killed_in_the_kernel_names_its_rule() {
+    let (fname, argv) = (&b"/tmp/x"[..], &b"x\0"[..]);
+    let plain = exec_record(&exec_body(fname, argv, b"", b"", b""), &[fname, argv]);
+    assert_eq!(dec(&plain).unwrap().event.args.get(super::KILL_RULE_ARG), None);
+    let mut body = exec_body(fname, argv, b"", b"", b"");
+    body.kill_rule = 3;
+    body.kill_ret = 0;
+    let d = dec(&exec_record(&body, &[fname, argv])).unwrap();
+    assert_eq!(d.event.args.int(super::KILL_RULE_ARG), Some(3));
+    assert_eq!(d.event.args.int(super::KILL_RET_ARG), Some(0));
 }
 
 #[test]

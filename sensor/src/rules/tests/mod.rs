@@ -1,6 +1,7 @@
 //! Integration-style tests of the rules module (kept inside the module so
 //! they move with it into the agent crate).
 
+mod actions;
 mod conformance;
 mod falco_cases;
 mod lang_compile;

@@ -4,6 +4,7 @@
 
 // The stateful API server lives with the integration tests, which start
 // sensor processes against it too.
+#[allow(dead_code)] // the containment half is tests/response_contain.rs's
 #[path = "../../../../tests/support/profile_api.rs"]
 mod api_server;
 mod cluster;

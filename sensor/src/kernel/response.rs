@@ -1,0 +1,143 @@
+//! The response maps of the exec program: the mode (`RESPONSE`) and the
+//! process names a `kill_process` rule kills at exec (`KILL_NAMES`). Taken
+//! out of the loaded object so the response stage owns them and rewrites
+//! them when the rules reload.
+
+use std::collections::BTreeMap;
+
+use aya::Ebpf;
+use aya::maps::{Array, HashMap, MapData, MapError};
+use sensor_common::{KillName, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES, ResponseConf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseMapError {
+    #[error("map {name} missing from the eBPF object")]
+    Missing { name: &'static str },
+    #[error("map {name}: {action} failed")]
+    Map {
+        name: &'static str,
+        action: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error("{count} entries exceed the kernel map's size")]
+    TooMany { count: usize },
+}
+
+fn map_err(name: &'static str, action: &'static str) -> impl FnOnce(MapError) -> ResponseMapError {
+    move |source| ResponseMapError::Map { name, action, source }
+}
+
+/// `name` as the kernel's key: NUL-padded to `COMM_LEN`. `None` when it
+/// does not fit (the caller keeps such names in user space).
+#[must_use]
+pub fn kill_key(name: &str) -> Option<KillName> {
+    let b = name.as_bytes();
+    let mut key = KillName::default();
+    if b.is_empty() || b.len() >= key.len() {
+        return None;
+    }
+    key[..b.len()].copy_from_slice(b);
+    Some(key)
+}
+
+pub struct KillMaps {
+    names: HashMap<MapData, KillName, u32>,
+    conf: Array<MapData, ResponseConf>,
+    exempt: HashMap<MapData, u64, u32>,
+    /// What `names` holds now.
+    current: BTreeMap<KillName, u32>,
+    /// What `exempt` holds now.
+    exempt_ids: std::collections::BTreeSet<u64>,
+}
+
+impl KillMaps {
+    /// Takes the maps out of the loaded object.
+    pub fn take(ebpf: &mut Ebpf) -> Result<KillMaps, ResponseMapError> {
+        let n = ebpf.take_map("KILL_NAMES").ok_or(ResponseMapError::Missing { name: "KILL_NAMES" })?;
+        let c = ebpf.take_map("RESPONSE").ok_or(ResponseMapError::Missing { name: "RESPONSE" })?;
+        let x = ebpf.take_map("EXEMPT_CGROUPS").ok_or(ResponseMapError::Missing { name: "EXEMPT_CGROUPS" })?;
+        Ok(KillMaps {
+            names: HashMap::try_from(n).map_err(map_err("KILL_NAMES", "open"))?,
+            conf: Array::try_from(c).map_err(map_err("RESPONSE", "open"))?,
+            exempt: HashMap::try_from(x).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
+            current: BTreeMap::new(),
+            exempt_ids: std::collections::BTreeSet::new(),
+        })
+    }
+
+    /// Makes the kernel kill exactly `names` (name → rule id) at exec, and
+    /// only when `enforce`. Names first, then the mode: a reload never
+    /// arms a half-written set.
+    /// `wake_exec`: exec records wake the reader at once (user-space kills
+    /// at exec are armed).
+    pub fn sync(
+        &mut self,
+        names: &BTreeMap<String, u32>,
+        enforce: bool,
+        wake_exec: bool,
+    ) -> Result<(), ResponseMapError> {
+        let want: BTreeMap<KillName, u32> = names.iter().filter_map(|(n, id)| Some((kill_key(n)?, *id))).collect();
+        if want.len() > MAX_KILL_NAMES as usize {
+            return Err(ResponseMapError::TooMany { count: want.len() });
+        }
+        let wake_exec = u32::from(wake_exec);
+        if !enforce {
+            self.conf.set(0, ResponseConf { enforce: 0, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
+        }
+        for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
+            match self.names.remove(k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err("KILL_NAMES", "remove")(e)),
+            }
+        }
+        for (k, id) in &want {
+            if self.current.get(k) != Some(id) {
+                self.names.insert(k, id, 0).map_err(map_err("KILL_NAMES", "insert"))?;
+            }
+        }
+        self.current = want;
+        if enforce {
+            self.conf.set(0, ResponseConf { enforce: 1, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
+        }
+        Ok(())
+    }
+
+    /// Never kill in these cgroups (v2 ids) or below them. Past the map's
+    /// size the oldest stay and the rest are refused (an error).
+    pub fn exempt(&mut self, ids: &[u64]) -> Result<(), ResponseMapError> {
+        for id in ids {
+            if self.exempt_ids.contains(id) {
+                continue;
+            }
+            if self.exempt_ids.len() >= MAX_EXEMPT_CGROUPS as usize {
+                return Err(ResponseMapError::TooMany { count: self.exempt_ids.len() + 1 });
+            }
+            self.exempt.insert(id, 1, 0).map_err(map_err("EXEMPT_CGROUPS", "insert"))?;
+            self.exempt_ids.insert(*id);
+        }
+        Ok(())
+    }
+
+    /// Forgets every exemption (the policy changed).
+    pub fn clear_exempt(&mut self) -> Result<(), ResponseMapError> {
+        for id in std::mem::take(&mut self.exempt_ids) {
+            match self.exempt.remove(&id) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err("EXEMPT_CGROUPS", "remove")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries in the kernel map.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.current.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.current.is_empty()
+    }
+}

@@ -1,0 +1,113 @@
+//! Which rules' actions the kernel can take itself: a `kill_process` rule
+//! whose condition, on an exec, is exactly "the new image's name is one of
+//! these" (`proc.name = x`, `proc.name in (...)`, with `evt.type` checks
+//! for `execve`/`execveat` around it) is pushed to the kernel as names.
+//! Any other condition (another field, an exception, a negation) needs the
+//! whole rule engine: user space decides and kills through a pidfd.
+
+use std::collections::BTreeMap;
+
+use crate::rules::ast::Op;
+use crate::rules::compile::{Cmp, Filter, Mode as CmpMode, Operand, Rhs};
+use crate::rules::fields::FieldId;
+use crate::rules::{Action, CompiledRule, RuleSet};
+
+/// Longest name the kernel decides: `task->comm` keeps 15 bytes, and a
+/// 15-byte comm may be a longer name cut short (the kernel would kill
+/// `abcdefghijklmnopq` for a rule on `abcdefghijklmno`), so 14.
+pub const MAX_KERNEL_NAME: usize = sensor_common::COMM_LEN - 2;
+
+/// Where a rule's `kill_process` is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillSite {
+    /// In the kernel at exec, for these names.
+    Kernel(Vec<String>),
+    /// In user space, after the rule fired; with why not in the kernel.
+    UserSpace(&'static str),
+}
+
+/// The kernel's part of a rule set: names → rule id (from 1), and each
+/// id's rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelPlan {
+    pub names: BTreeMap<String, u32>,
+    /// Rule name by id − 1.
+    pub rules: Vec<String>,
+}
+
+impl KernelPlan {
+    /// The rule behind a kernel kill id.
+    #[must_use]
+    pub fn rule(&self, id: u32) -> Option<&str> {
+        let i = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.rules.get(i).map(String::as_str)
+    }
+}
+
+/// The names a filter reduces to on one event type, if it is exactly a
+/// name test.
+fn names_of(f: &Filter) -> Option<Vec<String>> {
+    let Filter::Cmp(c) = f else { return None };
+    let Cmp { lhs: Operand::Field(field), op, rhs, mode: CmpMode::Single, .. } = c.as_ref() else { return None };
+    if field.id != FieldId::ProcName || field.arg.is_some() {
+        return None;
+    }
+    let mut names: Vec<String> = match (op, rhs) {
+        (Op::Eq, Rhs::Str(s)) => vec![s.to_string()],
+        (Op::In | Op::Intersects, Rhs::StrSet(set)) => set.iter().map(ToString::to_string).collect(),
+        _ => return None,
+    };
+    names.sort();
+    Some(names)
+}
+
+/// Where `rule`'s `kill_process` is decided (`None`: it has none).
+#[must_use]
+pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
+    if !rule.actions.contains(&Action::KillProcess) {
+        return None;
+    }
+    let types = set.event_types();
+    let exec_ids: Vec<u16> = ["execve", "execveat"].iter().filter_map(|n| types.id(n)).collect();
+    let t = &rule.evttypes;
+    let on_exec = exec_ids.iter().filter(|id| t.contains(Some(**id))).count();
+    if t.is_complement() || on_exec == 0 || u32::try_from(on_exec).ok() != Some(t.count()) {
+        return Some(KillSite::UserSpace("the rule matches events other than an exec"));
+    }
+    let mut found: Option<Vec<String>> = None;
+    for id in exec_ids.iter().filter(|id| t.contains(Some(**id))) {
+        let Some(names) = names_of(&crate::rules::specialize::for_type(&rule.filter, Some(*id))) else {
+            return Some(KillSite::UserSpace("the condition tests more than the process name"));
+        };
+        if found.as_ref().is_some_and(|f| *f != names) {
+            return Some(KillSite::UserSpace("the condition differs between execve and execveat"));
+        }
+        found = Some(names);
+    }
+    let names = found.unwrap_or_default();
+    if names.iter().any(|n| n.is_empty() || n.len() > MAX_KERNEL_NAME || n.contains('\0')) {
+        return Some(KillSite::UserSpace("a name is longer than 14 bytes (the kernel's process name keeps 15)"));
+    }
+    Some(KillSite::Kernel(names))
+}
+
+/// The kernel plan of the enabled rules; names on `allow` are left out
+/// (the allow-list wins over any rule).
+#[must_use]
+pub fn kernel_plan(set: &RuleSet, allow: &dyn Fn(&str) -> bool) -> KernelPlan {
+    let mut plan = KernelPlan::default();
+    for r in set.rules().iter().filter(|r| r.enabled) {
+        let Some(KillSite::Kernel(names)) = kill_site(set, r) else { continue };
+        let names: Vec<String> = names.into_iter().filter(|n| !allow(n)).collect();
+        if names.is_empty() {
+            continue;
+        }
+        plan.rules.push(r.name.clone());
+        let id = u32::try_from(plan.rules.len()).unwrap_or(u32::MAX);
+        for n in names {
+            // The first rule in load order keeps a name two rules share.
+            plan.names.entry(n).or_insert(id);
+        }
+    }
+    plan
+}

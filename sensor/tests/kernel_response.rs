@@ -1,0 +1,370 @@
+//! Response on the real kernel: `sensor run --enforce` with a
+//! `kill_process` rule on a copied binary's name kills it in the kernel at
+//! exec, before its first instruction (a copy of `touch` never creates its
+//! file), and reports the kill as an alert of its own carrying the rule; a
+//! rule only user space can decide kills through a pidfd, its latency in
+//! the metrics; in monitor mode nothing is killed and the alert says what
+//! would have been done.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Sensor;
+use serde_json::Value;
+
+/// A process name no other process uses, short enough for the kernel's
+/// 15-byte `comm`.
+fn short_name(tag: &str) -> String {
+    format!("{tag}{}", std::process::id() % 1_000_000)
+}
+
+fn rules(dir: &Path, kernel_name: &str, user_name: &str) -> std::path::PathBuf {
+    let text = format!(
+        "- rule: Response test kill at exec
+  desc: a process name the kernel can decide (kernel_response.rs)
+  condition: evt.type in (execve, execveat) and proc.name = {kernel_name}
+  output: forbidden program %proc.name started (pid %proc.pid)
+  priority: CRITICAL
+  actions: [kill_process]
+- rule: Response test kill in user space
+  desc: needs the command line, which only user space has (kernel_response.rs)
+  condition: evt.type = execve and proc.name = {user_name} and proc.cmdline contains \"300\"
+  output: forbidden sleeper %proc.cmdline (pid %proc.pid)
+  priority: CRITICAL
+  actions: [capture, kill_process]
+"
+    );
+    let p = dir.join("response_rules.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[path = "support/runtime.rs"]
+mod runtime_support;
+
+const IMAGE: &str = "sensortest-response-busybox:1";
+
+/// A private dockerd with the busybox image, or `None` (said why).
+fn docker() -> Option<runtime_support::DockerEnv> {
+    match runtime_support::DockerEnv::start() {
+        Ok(d) => {
+            d.import_busybox(IMAGE).unwrap();
+            Some(d)
+        }
+        Err(why) => {
+            runtime_support::skip_or_fail(&format!("Docker cannot run: {why}"));
+            None
+        }
+    }
+}
+
+fn field<'a>(a: &'a Value, f: &str) -> &'a Value {
+    &a["output_fields"][f]
+}
+
+fn copy_bin(dir: &Path, from: &str, name: &str) -> std::path::PathBuf {
+    let bin = dir.join(name);
+    std::fs::copy(from, &bin).unwrap();
+    bin
+}
+
+#[test]
+fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (kname, uname) = (short_name("rk"), short_name("ru"));
+    let rules = rules(dir.path(), &kname, &uname);
+    let s = common::run_with_rules(&rules, &["--enforce", "--listen", "127.0.0.1:0"]);
+    s.wait_stderr("process names killed in the kernel at exec (armed)");
+
+    // In the kernel: the copy of touch never runs an instruction.
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
+    let marker = dir.path().join("marker");
+    let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    assert!(!marker.exists(), "the killed program ran: it created {}", marker.display());
+    let kill = s.wait_for("the kernel kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&kill, "response.by"), "kernel");
+    assert_eq!(field(&kill, "response.mode"), "enforce");
+    assert_eq!(field(&kill, "response.outcome"), "kernel");
+    assert_eq!(field(&kill, "response.trigger.rule"), "Response test kill at exec");
+    assert_eq!(kill["priority"], "Critical");
+    let trigger = s.wait_for("the rule's own alert", |a| {
+        a["rule"] == "Response test kill at exec" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&trigger, "response.mode"), "enforce");
+    assert_eq!(field(&trigger, "response.actions"), &serde_json::json!(["kill_process"]));
+    assert_eq!(field(&kill, "response.trigger.id"), field(&trigger, "response.alert_id"));
+    // Any other program runs.
+    let other = dir.path().join("other");
+    assert!(Command::new("/usr/bin/touch").arg(&other).status().unwrap().success());
+    assert!(other.exists());
+
+    // In user space: the rule needs the command line; the sleeper dies by
+    // SIGKILL long before its 300 s.
+    let bin = copy_bin(dir.path(), "/bin/sleep", &uname);
+    let t0 = Instant::now();
+    let mut child = common::retry_busy(Command::new(&bin).arg("300"), Command::spawn);
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the user-space kill did not come\n{}", s.diagnosis());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    let kill = s.wait_for("the pidfd kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process" && field(a, "proc.name") == uname.as_str()
+    });
+    assert_eq!(field(&kill, "response.by"), "pidfd");
+    assert_eq!(field(&kill, "response.outcome"), "done");
+    assert_eq!(field(&kill, "response.trigger.rule"), "Response test kill in user space");
+    // Evidence taken before the kill, attached to the kill's alert.
+    let ev = field(&kill, "response.evidence");
+    assert_eq!(ev["process_tree"][0]["name"], uname.as_str(), "{ev}");
+    assert_eq!(ev["process_tree"][0]["args"][1], "300", "{ev}");
+    assert_eq!(ev["process_tree"][1]["pid"], std::process::id(), "{ev}");
+    assert!(ev["process_tree"].as_array().unwrap().len() >= 2, "{ev}");
+    assert!(
+        ev["open_files"].as_array().is_some_and(|f| f.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("0: ")))),
+        "{ev}"
+    );
+    let cap = s.wait_for("the capture's alert", |a| {
+        a["rule"] == "Sensor response: capture" && field(a, "proc.name") == uname.as_str()
+    });
+    assert_eq!(field(&cap, "response.evidence"), ev);
+    let m = common::scrape(&s.metrics_addr());
+    let series = |outcome: &str| {
+        format!("sensor_response_actions_total{{action=\"kill_process\",mode=\"enforce\",outcome=\"{outcome}\"}}")
+    };
+    assert_eq!(common::metric(&m, &series("kernel")), Some(1.0), "{m}");
+    assert_eq!(common::metric(&m, &series("done")), Some(1.0), "{m}");
+    let n = common::metric(&m, "sensor_response_kill_latency_seconds_count").unwrap();
+    let sum = common::metric(&m, "sensor_response_kill_latency_seconds_sum").unwrap();
+    assert!((n - 1.0).abs() < f64::EPSILON, "{m}");
+    eprintln!("user-space kill latency (event to pidfd_send_signal): {:.0} us", sum * 1e6);
+    assert_eq!(common::metric(&m, "sensor_response_kernel_armed"), Some(1.0));
+    s.stop();
+}
+
+#[test]
+fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (kname, uname) = (short_name("mk"), short_name("mu"));
+    let rules = rules(dir.path(), &kname, &uname);
+    let s: Sensor = common::run_with_rules(&rules, &["--no-listen"]);
+    s.wait_stderr("process names killed in the kernel at exec (monitor mode: not armed)");
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
+    let marker = dir.path().join("marker");
+    let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
+    assert!(st.success(), "{st:?}");
+    assert!(marker.exists());
+    let a = s.wait_for("the rule's alert", |a| {
+        a["rule"] == "Response test kill at exec" && field(a, "proc.name") == kname.as_str()
+    });
+    assert_eq!(field(&a, "response.mode"), "monitor");
+    assert_eq!(field(&a, "response.actions"), &serde_json::json!(["kill_process"]));
+    let bin = copy_bin(dir.path(), "/bin/sleep", &uname);
+    let mut child = common::retry_busy(Command::new(&bin).arg("300"), Command::spawn);
+    s.wait_for("the user-space rule's alert", |a| {
+        a["rule"] == "Response test kill in user space" && field(a, "response.mode") == "monitor"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "monitor mode killed the sleeper");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        s.all(|a| a["rule"] == "Sensor response: kill_process").is_empty(),
+        "monitor mode reported an action as done"
+    );
+    s.stop();
+}
+
+/// The kernel's allow-list by cgroup: with the exec program loaded and
+/// armed in this process, a name on the kill list dies in an ordinary
+/// cgroup but runs in a cgroup below an exempt one (how a pod of
+/// `kube-system` is spared, from its pod's cgroup down).
+#[test]
+fn exempt_cgroups_and_their_children_are_never_killed() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::process::CommandExt as _;
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let Ok(root) = sensor::kernel::dns_hook::cgroup2_root(None) else {
+        assert!(std::env::var("CI").is_err(), "no cgroup v2 hierarchy in CI");
+        eprintln!("SKIPPED: no cgroup v2 hierarchy");
+        return;
+    };
+    let mut loaded = sensor::kernel::programs::load(&sensor::kernel::programs::Options {
+        ring_bytes: 1 << 16,
+        agent_tgid: std::process::id(),
+        selection: sensor::kernel::programs::Selection {
+            syscalls: Some(std::collections::HashSet::new()),
+            no_dns: true,
+        },
+        hooks: sensor::kernel::programs::SyscallHooks::Btf,
+        cgroup_root: None,
+    })
+    .unwrap();
+    let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
+    let name = short_name("ex");
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), true, false).unwrap();
+    let base = root.join(common::unique("resp"));
+    let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
+    for d in [&container, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    maps.exempt(&[std::fs::metadata(&pod).unwrap().ino()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &name);
+    let run_in = |cg: &Path, marker: &Path| {
+        let procs = std::ffi::CString::new(cg.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
+        let mut cmd = Command::new(&bin);
+        cmd.arg(marker);
+        // SAFETY: open(2), write(2) and close(2) only, on memory allocated
+        // before the fork: "0" moves the writing process itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                Ok(())
+            });
+        }
+        common::retry_busy(&mut cmd, Command::status)
+    };
+    let spared = dir.path().join("spared");
+    let st = run_in(&container, &spared);
+    let killed = dir.path().join("killed");
+    let st2 = run_in(&other, &killed);
+    drop(maps);
+    drop(loaded);
+    for d in [&container, &pod, &other, &base] {
+        let _ = std::fs::remove_dir(d);
+    }
+    assert!(st.success() && spared.exists(), "killed below an exempt cgroup: {st:?}");
+    assert_eq!(st2.signal(), Some(libc::SIGKILL), "{st2:?}");
+    assert!(!killed.exists());
+}
+
+/// `deny_connect` to 127.0.0.3:PORT: from inside a real Docker container
+/// (its own network namespace, loopback only) that connect fails with
+/// EPERM, refused by the cgroup `connect4` program before any packet,
+/// while a connect to a server on 127.0.0.1 in the same container works;
+/// the refusal is an alert of its own.
+#[test]
+fn deny_connect_refuses_a_destination_from_inside_a_container() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let Some(mut d) = docker() else { return };
+    let image = IMAGE;
+    let dir = tempfile::tempdir().unwrap();
+    let port = 20_000 + std::process::id() % 20_000;
+    let rules = dir.path().join("deny.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Response test denied destination
+  desc: a connect to a denied address and port (kernel_response.rs)
+  condition: evt.type = connect and fd.sip = 127.0.0.3 and fd.sport = {port}
+  output: connect to %fd.name by %proc.name
+  priority: CRITICAL
+  actions: [capture, deny_connect]
+"
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &["--enforce", "--no-listen"]);
+    s.wait_stderr("destinations denied at connect");
+    // (busybox's wget crashes on this machine; its nc speaks HTTP well enough.)
+    let script = format!(
+        "echo ok > /tmp/index.html; busybox httpd -p 127.0.0.1:8080 -h /tmp; \
+         printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 127.0.0.1 8080 2>&1; echo A=$?; \
+         busybox nc -w 3 127.0.0.3 {port} </dev/null 2>&1; echo B=$?"
+    );
+    let name = common::unique("deny");
+    d.create(&name, &["--network", "none", image, "/bin/sh", "-c", &script]).unwrap();
+    let out = d.docker().args(["start", "-a", &name]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("ok\n") && text.contains("A=0"), "127.0.0.1 must still work:\n{text}");
+    assert!(text.contains("Operation not permitted") && text.contains("B=1"), "127.0.0.3:{port} not refused:\n{text}");
+    let a = s.wait_for("the refusal's alert", |a| {
+        a["rule"] == "Sensor response: deny_connect"
+            && field(a, "response.trigger.rule") == "Response test denied destination"
+    });
+    assert_eq!(field(&a, "response.outcome"), "kernel", "{a}");
+    // The evidence names the container and its last events (the shell's
+    // execs of busybox before the refused connect).
+    let ev = field(&a, "response.evidence");
+    assert_eq!(ev["container"]["id"].as_str().map(str::len), Some(64), "{ev}");
+    let last = ev["last_events"].as_array().unwrap();
+    assert!(last.iter().any(|e| e["type"] == "execve"), "{ev}");
+    assert!(last.iter().any(|e| e["type"] == "connect"), "{ev}");
+    s.stop();
+}
+
+/// `kill_container`: a rule only user space can decide (the command line)
+/// fires on a `docker exec` in a real container; every process of the
+/// container dies at once (`cgroup.kill`), its init included, so the
+/// container stops with 137.
+#[test]
+fn kill_container_kills_every_process_of_the_container() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let Some(mut d) = docker() else { return };
+    let secs = 20_000 + std::process::id() % 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("kill_container.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Response test container compromised
+  desc: a sleeper started by docker exec (kernel_response.rs)
+  condition: evt.type = execve and container.id != host and proc.cmdline = \"sleep {secs}\"
+  output: compromised %container.id (%proc.cmdline)
+  priority: CRITICAL
+  actions: [kill_container]
+"
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &["--enforce", "--no-listen"]);
+    let name = common::unique("killc");
+    let id = d.run_detached(&name, &["--network", "none", IMAGE, "/bin/sleep", "300"]).unwrap();
+    let st = d.docker().args(["exec", &name, "/bin/sleep", &secs.to_string()]).status().unwrap();
+    assert!(!st.success(), "the exec'd sleeper survived: {st:?}");
+    let a = s.wait_for("the container kill's alert", |a| a["rule"] == "Sensor response: kill_container");
+    assert_eq!(field(&a, "response.outcome"), "done", "{a}");
+    assert_eq!(field(&a, "response.by"), "cgroup");
+    let t0 = Instant::now();
+    loop {
+        let out = d.docker().args(["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", &id]).output().unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if state == "false 137" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "the container still runs: {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.stop();
+}
