@@ -269,10 +269,10 @@ impl Responder {
             }
         }
         let Some(k) = &mut self.kernel else { return };
-        match k.sync(&self.plan.names, enforce, wake) {
+        match k.sync(&self.plan.names, &self.plan.paths, enforce, wake) {
             Ok(()) => {
                 info!(
-                    "response: {} process names killed in the kernel at exec ({})",
+                    "response: {} process names and paths killed in the kernel at exec ({})",
                     k.len(),
                     if enforce { "armed" } else { "monitor mode: not armed" }
                 );
