@@ -222,6 +222,10 @@ pub struct ResponseConf {
     /// 1: exec records wake the agent's reader at once (a rule only user
     /// space can decide kills at exec: its latency is the reader's).
     pub wake_exec: u32,
+    /// Entries in `KILL_PATHS` (0: the path program returns at once).
+    pub paths: u32,
+    /// Explicit padding, always zero.
+    pub reserved: u32,
 }
 
 /// Key of `KILL_NAMES`: a process name as the kernel keeps it after exec
@@ -230,6 +234,17 @@ pub type KillName = [u8; crate::event::COMM_LEN];
 
 /// Entries of `KILL_NAMES`.
 pub const MAX_KILL_NAMES: u32 = 4096;
+
+/// Bytes of a `KILL_PATHS` key: an executable's absolute path (as
+/// `proc.exepath` reads it), NUL-padded; longer paths are decided in user
+/// space.
+pub const KILL_PATH_LEN: usize = 128;
+
+/// Key of `KILL_PATHS`.
+pub type KillPath = [u8; KILL_PATH_LEN];
+
+/// Entries of `KILL_PATHS`.
+pub const MAX_KILL_PATHS: u32 = 1024;
 
 /// Entries of each `DENY*` map (`deny_connect` destinations).
 pub const MAX_DENY_NETS: u32 = 4096;
@@ -245,7 +260,7 @@ pub const EXEMPT_CGROUP_LEVELS: u32 = 8;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: repr(C), two u32, no padding.
+    // SAFETY: repr(C), four u32, no padding.
     unsafe impl aya::Pod for super::ResponseConf {}
     // SAFETY: repr(C), integer fields only, no padding holes left implicit.
     unsafe impl aya::Pod for super::Config {}
@@ -258,6 +273,6 @@ const _: () = {
     assert!(size_of::<TaskOffsets>() == 66 * 4);
     assert!(size_of::<Config>() == 16 + 48 + 16 + 66 * 4);
     assert!(size_of::<SyscallConf>() == 12);
-    assert!(size_of::<ResponseConf>() == 8);
+    assert!(size_of::<ResponseConf>() == 16);
     assert!(core::mem::offset_of!(ResponseConf, enforce) == 0);
 };

@@ -5,8 +5,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    Config, KillName, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS,
-    MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
+    Config, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES, MAX_KILL_PATHS, MAX_PATH,
+    MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
 };
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
@@ -27,6 +27,20 @@ pub static RESPONSE: Array<ResponseConf> = Array::with_max_entries(1, 0);
 /// kills at exec → that rule's id (from 1). Filled from the compiled rules.
 #[map]
 pub static KILL_NAMES: HashMap<KillName, u32> = HashMap::with_max_entries(MAX_KILL_NAMES, 0);
+
+/// Executable paths (`proc.exepath`, NUL-padded) that a `kill_process`
+/// rule kills at exec → that rule's id (from 1).
+#[map]
+pub static KILL_PATHS: HashMap<KillPath, u32> = HashMap::with_max_entries(MAX_KILL_PATHS, 0);
+
+/// The path program's kill, for the exec record: (pid_tgid, rule << 32 |
+/// result), per CPU.
+#[map]
+pub static PENDING_KILL: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Where a `KILL_PATHS` key is assembled.
+#[map]
+pub static KILL_KEY: PerCpuArray<KillPath> = PerCpuArray::with_max_entries(1, 0);
 
 /// cgroup v2 ids whose tasks (and their descendants' cgroups) are never
 /// killed: containers and pods of allow-listed namespaces.

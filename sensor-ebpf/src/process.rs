@@ -15,11 +15,12 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use sensor_common::{
     CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXEMPT_CGROUP_LEVELS, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE,
-    ForkBody, HEADER_SIZE, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
+    ForkBody, HEADER_SIZE, KILL_PATH_LEN, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags,
+    flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, EXEMPT_CGROUPS, KILL_NAMES, RESPONSE, SYSCALLS, count_loss},
+    maps::{CONFIG, EXEMPT_CGROUPS, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss},
     path::{kpath, walk},
     record::{fill_header, scratch, submit, submit_waking},
     syscalls::{current_regs, native_call},
@@ -52,6 +53,18 @@ fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
     if conf.enforce == 0 {
         return (0, 0);
     }
+    // Killed by path a moment ago, by the program before this one.
+    if let Some(p) = PENDING_KILL.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, written only by this CPU's programs.
+        unsafe {
+            if (*p)[0] == bpf_get_current_pid_tgid() && (*p)[1] != 0 {
+                let k = (*p)[1];
+                (*p)[0] = 0;
+                (*p)[1] = 0;
+                return ((k >> 32) as u32, k as u32 as i32);
+            }
+        }
+    }
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     if tgid == agent_tgid || tgid == 1 {
         return (0, 0);
@@ -65,6 +78,75 @@ fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
     // SAFETY: a helper call on the current task.
     let ret = unsafe { bpf_send_signal(SIGKILL) } as i32;
     (rule, ret)
+}
+
+/// Response by path: a program of its own on the same tracepoint,
+/// attached before [`sched_process_exec`] (the exec program's verifier
+/// budget has no room for a second path walk). It walks the new image's
+/// path, and when a `kill_process` rule names it, sends SIGKILL and leaves
+/// (pid_tgid, rule, result) in `PENDING_KILL` for the exec record.
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec_kill_path(ctx: BtfTracePointContext) -> u32 {
+    let _ = try_kill_path(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_kill_path(ctx: &BtfTracePointContext) -> Option<()> {
+    let conf = RESPONSE.get(0)?;
+    if conf.enforce == 0 || conf.paths == 0 {
+        return None;
+    }
+    let cfg = CONFIG.get(0)?;
+    let off = cfg.task;
+    let task: u64 = ctx.arg::<*const u8>(0) as u64;
+    let bprm: u64 = ctx.arg::<*const u8>(2) as u64;
+    // SAFETY: probe reads; the walk writes only its per-CPU scratch.
+    unsafe {
+        let fs = read::<u64>(task, off.task_fs)?;
+        let root = kpath(fs + u64::from(off.fs_root), &off)?;
+        let file = read::<u64>(bprm, off.binprm_file)?;
+        let exe = kpath(file + u64::from(off.file_f_path), &off)?;
+        let (src, len, partial) = walk(exe, root, &off)?;
+        if partial {
+            return None;
+        }
+        let k = kill_by_path(src as u64, len as u64, u64::from(cfg.agent_tgid));
+        if k != 0 {
+            let pending = PENDING_KILL.get_ptr_mut(0)?;
+            (*pending)[0] = bpf_get_current_pid_tgid();
+            (*pending)[1] = k;
+        }
+    }
+    Some(())
+}
+
+/// Sends SIGKILL when the `len` bytes at `src` (a kernel address) are a
+/// `KILL_PATHS` key; (rule << 32 | result), or 0.
+#[inline(never)]
+fn kill_by_path(src: u64, len: u64, agent_tgid: u64) -> u64 {
+    if len == 0 || len >= KILL_PATH_LEN as u64 {
+        return 0;
+    }
+    let tgid = bpf_get_current_pid_tgid() >> 32;
+    if tgid == agent_tgid || tgid == 1 {
+        return 0;
+    }
+    let Some(key) = KILL_KEY.get_ptr_mut(0) else { return 0 };
+    // SAFETY: the per-CPU key buffer is ours for this program's run; the
+    // read is bounded by the mask below its size.
+    unsafe {
+        *key = [0u8; KILL_PATH_LEN];
+        if bpf_probe_read_kernel(key.cast(), (len & (KILL_PATH_LEN as u64 - 1)) as u32, src as *const _) != 0 {
+            return 0;
+        }
+        let Some(rule) = KILL_PATHS.get(&*key).copied() else { return 0 };
+        if in_exempt_cgroup() {
+            return 0;
+        }
+        let ret = bpf_send_signal(SIGKILL) as i32;
+        (u64::from(rule) << 32) | u64::from(ret as u32)
+    }
 }
 
 /// Whether the task's cgroup v2, or one of its ancestors, is exempt (a

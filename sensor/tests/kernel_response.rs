@@ -81,8 +81,23 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     let dir = tempfile::tempdir().unwrap();
     let (kname, uname) = (short_name("rk"), short_name("ru"));
     let rules = rules(dir.path(), &kname, &uname);
-    let s = common::run_with_rules(&rules, &["--enforce", "--listen", "127.0.0.1:0"]);
-    s.wait_stderr("process names killed in the kernel at exec (armed)");
+    // By path: a name no rule lists, at a path one does.
+    let by_path = dir.path().join(short_name("rp"));
+    let path_rules = dir.path().join("path_rules.yaml");
+    std::fs::write(
+        &path_rules,
+        format!(
+            "- rule: Response test kill by path\n  desc: an exe path the kernel can decide\n  condition: evt.type = execve \
+             and proc.exepath = {}\n  output: forbidden path %proc.exepath\n  priority: CRITICAL\n  actions: [kill_process]\n",
+            by_path.display()
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(
+        &rules,
+        &["--rules", path_rules.to_str().unwrap(), "--enforce", "--listen", "127.0.0.1:0"],
+    );
+    s.wait_stderr("process names and paths killed in the kernel at exec (armed)");
 
     // In the kernel: the copy of touch never runs an instruction.
     let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
@@ -104,6 +119,17 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     assert_eq!(field(&trigger, "response.mode"), "enforce");
     assert_eq!(field(&trigger, "response.actions"), &serde_json::json!(["kill_process"]));
     assert_eq!(field(&kill, "response.trigger.id"), field(&trigger, "response.alert_id"));
+    // By path, in the kernel too.
+    std::fs::copy("/usr/bin/touch", &by_path).unwrap();
+    let marker2 = dir.path().join("marker2");
+    let st = common::retry_busy(Command::new(&by_path).arg(&marker2), Command::status);
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    assert!(!marker2.exists());
+    let kill = s.wait_for("the path kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "response.trigger.rule") == "Response test kill by path"
+    });
+    assert_eq!(field(&kill, "response.by"), "kernel");
     // Any other program runs.
     let other = dir.path().join("other");
     assert!(Command::new("/usr/bin/touch").arg(&other).status().unwrap().success());
@@ -149,7 +175,7 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     let series = |outcome: &str| {
         format!("sensor_response_actions_total{{action=\"kill_process\",mode=\"enforce\",outcome=\"{outcome}\"}}")
     };
-    assert_eq!(common::metric(&m, &series("kernel")), Some(1.0), "{m}");
+    assert_eq!(common::metric(&m, &series("kernel")), Some(2.0), "{m}");
     assert_eq!(common::metric(&m, &series("done")), Some(1.0), "{m}");
     let n = common::metric(&m, "sensor_response_kill_latency_seconds_count").unwrap();
     let sum = common::metric(&m, "sensor_response_kill_latency_seconds_sum").unwrap();
@@ -168,7 +194,7 @@ fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
     let (kname, uname) = (short_name("mk"), short_name("mu"));
     let rules = rules(dir.path(), &kname, &uname);
     let s: Sensor = common::run_with_rules(&rules, &["--no-listen"]);
-    s.wait_stderr("process names killed in the kernel at exec (monitor mode: not armed)");
+    s.wait_stderr("process names and paths killed in the kernel at exec (monitor mode: not armed)");
     let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
     let marker = dir.path().join("marker");
     let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
@@ -224,7 +250,7 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
     .unwrap();
     let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
     let name = short_name("ex");
-    maps.sync(&[(name.clone(), 1)].into_iter().collect(), true, false).unwrap();
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), &std::collections::BTreeMap::new(), true, false).unwrap();
     let base = root.join(common::unique("resp"));
     let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
     for d in [&container, &other] {

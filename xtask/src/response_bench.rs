@@ -1,10 +1,11 @@
 //! `cargo xtask bench --response-only`: what enforcement adds. The exec
 //! and connect storms under `sensor run` with the same rules twice, in
 //! monitor mode and with `--enforce`, interleaved round by round (order
-//! alternating). The rules arm the kernel: a `kill_process` on a process
-//! name and a `deny_connect` on a destination the storms never use, so
-//! every exec pays the kill map's lookup and every connect the connect
-//! program's, and nothing is killed or refused.
+//! alternating). The rules arm the kernel: a `kill_process` on process
+//! names, one on an executable path, and a `deny_connect` on a destination
+//! the storms never use, so every exec pays the name lookup and the path
+//! program's walk and lookup, every connect the connect program's, and
+//! nothing is killed or refused.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,6 +18,12 @@ const RULES: &str = "- rule: Bench miner started
   desc: a name the exec storm never runs (kernel kill at exec)
   condition: evt.type in (execve, execveat) and proc.name in (xmrig, minerd)
   output: miner %proc.name
+  priority: CRITICAL
+  actions: [kill_process]
+- rule: Bench miner at its path
+  desc: a path the exec storm never runs (the path program walks every exec)
+  condition: evt.type in (execve, execveat) and proc.exepath = /usr/local/bin/xmrig
+  output: miner %proc.exepath
   priority: CRITICAL
   actions: [kill_process]
 - rule: Bench exfiltration

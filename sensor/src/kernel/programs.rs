@@ -138,13 +138,21 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
     write_compat_tables(&mut ebpf)?;
 
     let btf = Btf::from_sys_fs().map_err(LoadError::AyaBtf)?;
-    for name in ["sched_process_exec", "sched_process_fork", "sched_process_exit"] {
+    // The response's path program first: it runs before the exec program
+    // on the same tracepoint, which reports its kill.
+    let exec_progs: [(&'static str, &str); 4] = [
+        ("sched_process_exec_kill_path", "sched_process_exec"),
+        ("sched_process_exec", "sched_process_exec"),
+        ("sched_process_fork", "sched_process_fork"),
+        ("sched_process_exit", "sched_process_exit"),
+    ];
+    for (name, tp) in exec_progs {
         let p: &mut BtfTracePoint = ebpf
             .program_mut(name)
             .ok_or(LoadError::MissingProgram { name })?
             .try_into()
             .map_err(prog_err(name, "cast"))?;
-        p.load(name, &btf).map_err(prog_err(name, "load"))?;
+        p.load(tp, &btf).map_err(prog_err(name, "load"))?;
         p.attach().map_err(prog_err(name, "attach"))?;
     }
     let hooks = if opts.hooks == SyscallHooks::Classic {

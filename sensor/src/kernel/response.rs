@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use aya::Ebpf;
 use aya::maps::{Array, HashMap, MapData, MapError};
-use sensor_common::{KillName, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES, ResponseConf};
+use sensor_common::{
+    KILL_PATH_LEN, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES, MAX_KILL_PATHS, ResponseConf,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseMapError {
@@ -41,8 +43,24 @@ pub fn kill_key(name: &str) -> Option<KillName> {
     Some(key)
 }
 
+/// `path` as the kernel's key: NUL-padded to `KILL_PATH_LEN`; `None` when
+/// it does not fit.
+#[must_use]
+pub fn path_key(path: &str) -> Option<KillPath> {
+    let b = path.as_bytes();
+    let mut key = [0u8; KILL_PATH_LEN];
+    if b.is_empty() || b.len() >= KILL_PATH_LEN {
+        return None;
+    }
+    key[..b.len()].copy_from_slice(b);
+    Some(key)
+}
+
 pub struct KillMaps {
     names: HashMap<MapData, KillName, u32>,
+    paths: HashMap<MapData, KillPath, u32>,
+    /// What `paths` holds now.
+    current_paths: BTreeMap<KillPath, u32>,
     conf: Array<MapData, ResponseConf>,
     exempt: HashMap<MapData, u64, u32>,
     /// What `names` holds now.
@@ -57,8 +75,11 @@ impl KillMaps {
         let n = ebpf.take_map("KILL_NAMES").ok_or(ResponseMapError::Missing { name: "KILL_NAMES" })?;
         let c = ebpf.take_map("RESPONSE").ok_or(ResponseMapError::Missing { name: "RESPONSE" })?;
         let x = ebpf.take_map("EXEMPT_CGROUPS").ok_or(ResponseMapError::Missing { name: "EXEMPT_CGROUPS" })?;
+        let p = ebpf.take_map("KILL_PATHS").ok_or(ResponseMapError::Missing { name: "KILL_PATHS" })?;
         Ok(KillMaps {
             names: HashMap::try_from(n).map_err(map_err("KILL_NAMES", "open"))?,
+            paths: HashMap::try_from(p).map_err(map_err("KILL_PATHS", "open"))?,
+            current_paths: BTreeMap::new(),
             conf: Array::try_from(c).map_err(map_err("RESPONSE", "open"))?,
             exempt: HashMap::try_from(x).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
             current: BTreeMap::new(),
@@ -66,14 +87,14 @@ impl KillMaps {
         })
     }
 
-    /// Makes the kernel kill exactly `names` (name → rule id) at exec, and
-    /// only when `enforce`. Names first, then the mode: a reload never
-    /// arms a half-written set.
-    /// `wake_exec`: exec records wake the reader at once (user-space kills
-    /// at exec are armed).
+    /// Makes the kernel kill exactly `names` and `paths` (→ rule id) at
+    /// exec, and only when `enforce`. Names and paths first, then the
+    /// mode: a reload never arms a half-written set. `wake_exec`: exec
+    /// records wake the reader at once (user-space kills at exec are armed).
     pub fn sync(
         &mut self,
         names: &BTreeMap<String, u32>,
+        paths: &BTreeMap<String, u32>,
         enforce: bool,
         wake_exec: bool,
     ) -> Result<(), ResponseMapError> {
@@ -83,7 +104,8 @@ impl KillMaps {
         }
         let wake_exec = u32::from(wake_exec);
         if !enforce {
-            self.conf.set(0, ResponseConf { enforce: 0, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
+            let c = ResponseConf { enforce: 0, wake_exec, paths: 0, reserved: 0 };
+            self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
             match self.names.remove(k) {
@@ -97,9 +119,32 @@ impl KillMaps {
             }
         }
         self.current = want;
+        self.sync_paths(paths)?;
         if enforce {
-            self.conf.set(0, ResponseConf { enforce: 1, wake_exec }, 0).map_err(map_err("RESPONSE", "write"))?;
+            let paths = u32::try_from(self.current_paths.len()).unwrap_or(u32::MAX);
+            let c = ResponseConf { enforce: 1, wake_exec, paths, reserved: 0 };
+            self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
+        Ok(())
+    }
+
+    fn sync_paths(&mut self, paths: &BTreeMap<String, u32>) -> Result<(), ResponseMapError> {
+        let want: BTreeMap<KillPath, u32> = paths.iter().filter_map(|(p, id)| Some((path_key(p)?, *id))).collect();
+        if want.len() > MAX_KILL_PATHS as usize {
+            return Err(ResponseMapError::TooMany { count: want.len() });
+        }
+        for k in self.current_paths.keys().filter(|k| !want.contains_key(*k)) {
+            match self.paths.remove(k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err("KILL_PATHS", "remove")(e)),
+            }
+        }
+        for (k, id) in &want {
+            if self.current_paths.get(k) != Some(id) {
+                self.paths.insert(k, id, 0).map_err(map_err("KILL_PATHS", "insert"))?;
+            }
+        }
+        self.current_paths = want;
         Ok(())
     }
 
@@ -130,14 +175,14 @@ impl KillMaps {
         Ok(())
     }
 
-    /// Entries in the kernel map.
+    /// Entries in the kernel maps (names and paths).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.current.len()
+        self.current.len() + self.current_paths.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.current.is_empty()
+        self.current.is_empty() && self.current_paths.is_empty()
     }
 }

@@ -66,6 +66,7 @@ pub fn dry_run(set: &RuleSet, policy: &Policy) -> DryRun {
                             ("kernel", kill, Some("allow-listed names left out"))
                         }
                     }
+                    Some(KillSite::KernelPath(paths)) => ("kernel", paths, None),
                     Some(KillSite::UserSpace(why)) => ("user_space", Vec::new(), Some(why)),
                     None => ("user_space", Vec::new(), None),
                 },

@@ -3,10 +3,16 @@
 //! `monitor`, the default), per namespace, never on the allow-list, at
 //! most `max_actions_per_minute`. Every action is an alert of its own.
 //!
-//! - `kill_process` of a rule whose condition is a process name at exec
-//!   ([`plan`]) is done by the kernel before the new image runs: the names
-//!   are pushed into the exec program's map ([`crate::kernel::response`])
-//!   at start and at every reload, and the exec record says it was killed.
+//! - `kill_process` of a rule whose condition is a process name or an exe
+//!   path at exec ([`plan`]) is done by the kernel before the new image
+//!   runs: the names and paths are pushed into the exec programs' maps
+//!   ([`crate::kernel::response`]) at start and at every reload, and the
+//!   exec record says it was killed.
+//! - `deny_connect` of a rule on a destination ([`deny`]) is done by the
+//!   cgroup connect programs ([`crate::kernel::deny_hook`]); `kill_container`
+//!   through `cgroup.kill` ([`kill_container`]); `isolate_pod` through the
+//!   Kubernetes API on a task of its own ([`contain`]); `capture` takes the
+//!   evidence first ([`evidence`]).
 //! - Any other `kill_process` is done here, through a pidfd ([`kill`]), as
 //!   soon as the alert is raised; the time from the event to the signal is
 //!   the `sensor_response_kill_latency_seconds` histogram.
@@ -269,10 +275,10 @@ impl Responder {
             }
         }
         let Some(k) = &mut self.kernel else { return };
-        match k.sync(&self.plan.names, enforce, wake) {
+        match k.sync(&self.plan.names, &self.plan.paths, enforce, wake) {
             Ok(()) => {
                 info!(
-                    "response: {} process names killed in the kernel at exec ({})",
+                    "response: {} process names and paths killed in the kernel at exec ({})",
                     k.len(),
                     if enforce { "armed" } else { "monitor mode: not armed" }
                 );

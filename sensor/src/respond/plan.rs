@@ -22,6 +22,8 @@ pub const MAX_KERNEL_NAME: usize = sensor_common::COMM_LEN - 2;
 pub enum KillSite {
     /// In the kernel at exec, for these names.
     Kernel(Vec<String>),
+    /// In the kernel at exec, for these executable paths (`proc.exepath`).
+    KernelPath(Vec<String>),
     /// In user space, after the rule fired; with why not in the kernel.
     UserSpace(&'static str),
 }
@@ -31,6 +33,7 @@ pub enum KillSite {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelPlan {
     pub names: BTreeMap<String, u32>,
+    pub paths: BTreeMap<String, u32>,
     /// Rule name by id − 1.
     pub rules: Vec<String>,
 }
@@ -44,12 +47,17 @@ impl KernelPlan {
     }
 }
 
-/// The names a filter reduces to on one event type, if it is exactly a
-/// name test.
-fn names_of(f: &Filter) -> Option<Vec<String>> {
+/// The names (false) or paths (true) a filter reduces to on one event
+/// type, if it is exactly a name or an exe path test.
+fn names_of(f: &Filter) -> Option<(bool, Vec<String>)> {
     let Filter::Cmp(c) = f else { return None };
     let Cmp { lhs: Operand::Field(field), op, rhs, mode: CmpMode::Single, .. } = c.as_ref() else { return None };
-    if field.id != FieldId::ProcName || field.arg.is_some() {
+    let is_path = match field.id {
+        FieldId::ProcName => false,
+        FieldId::ProcExepath => true,
+        _ => return None,
+    };
+    if field.arg.is_some() {
         return None;
     }
     let mut names: Vec<String> = match (op, rhs) {
@@ -58,7 +66,7 @@ fn names_of(f: &Filter) -> Option<Vec<String>> {
         _ => return None,
     };
     names.sort();
-    Some(names)
+    Some((is_path, names))
 }
 
 /// Where `rule`'s `kill_process` is decided (`None`: it has none).
@@ -74,17 +82,23 @@ pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
     if t.is_complement() || on_exec == 0 || u32::try_from(on_exec).ok() != Some(t.count()) {
         return Some(KillSite::UserSpace("the rule matches events other than an exec"));
     }
-    let mut found: Option<Vec<String>> = None;
+    let mut found: Option<(bool, Vec<String>)> = None;
     for id in exec_ids.iter().filter(|id| t.contains(Some(**id))) {
         let Some(names) = names_of(&crate::rules::specialize::for_type(&rule.filter, Some(*id))) else {
-            return Some(KillSite::UserSpace("the condition tests more than the process name"));
+            return Some(KillSite::UserSpace("the condition tests more than the process name or exe path"));
         };
         if found.as_ref().is_some_and(|f| *f != names) {
             return Some(KillSite::UserSpace("the condition differs between execve and execveat"));
         }
         found = Some(names);
     }
-    let names = found.unwrap_or_default();
+    let (is_path, names) = found.unwrap_or_default();
+    if is_path {
+        if names.iter().any(|n| !n.starts_with('/') || n.len() >= sensor_common::KILL_PATH_LEN || n.contains('\0')) {
+            return Some(KillSite::UserSpace("a path is not absolute or longer than 127 bytes"));
+        }
+        return Some(KillSite::KernelPath(names));
+    }
     if names.iter().any(|n| n.is_empty() || n.len() > MAX_KERNEL_NAME || n.contains('\0')) {
         return Some(KillSite::UserSpace("a name is longer than 14 bytes (the kernel's process name keeps 15)"));
     }
@@ -97,16 +111,23 @@ pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
 pub fn kernel_plan(set: &RuleSet, allow: &dyn Fn(&str) -> bool) -> KernelPlan {
     let mut plan = KernelPlan::default();
     for r in set.rules().iter().filter(|r| r.enabled) {
-        let Some(KillSite::Kernel(names)) = kill_site(set, r) else { continue };
-        let names: Vec<String> = names.into_iter().filter(|n| !allow(n)).collect();
+        let (names, is_path) = match kill_site(set, r) {
+            Some(KillSite::Kernel(n)) => (n, false),
+            Some(KillSite::KernelPath(p)) => (p, true),
+            _ => continue,
+        };
+        // An allow-listed name, or a path whose file name is one, never
+        // reaches the kernel.
+        let names: Vec<String> = names.into_iter().filter(|n| !allow(n.rsplit('/').next().unwrap_or(n))).collect();
         if names.is_empty() {
             continue;
         }
         plan.rules.push(r.name.clone());
         let id = u32::try_from(plan.rules.len()).unwrap_or(u32::MAX);
+        let map = if is_path { &mut plan.paths } else { &mut plan.names };
         for n in names {
             // The first rule in load order keeps a name two rules share.
-            plan.names.entry(n).or_insert(id);
+            map.entry(n).or_insert(id);
         }
     }
     plan

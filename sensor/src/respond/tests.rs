@@ -32,6 +32,8 @@ fn name_tests_at_exec_go_to_the_kernel_the_rest_to_user_space() {
         rule("fifteen", "evt.type = execve and proc.name = fifteen_bytes_x", "[kill_process]"),
         rule("none", "evt.type = execve and proc.name = sh", "[capture]"),
         rule("any", "proc.name = nc", "[kill_process]"),
+        rule("path", "evt.type = execve and proc.exepath in (/tmp/x, /usr/sbin/runc)", "[kill_process]"),
+        rule("relpath", "evt.type = execve and proc.exepath = x", "[kill_process]"),
     ]
     .concat();
     let set = load(&text);
@@ -44,9 +46,13 @@ fn name_tests_at_exec_go_to_the_kernel_the_rest_to_user_space() {
     assert!(matches!(site(&set, "fifteen"), Some(KillSite::UserSpace(_))));
     assert!(matches!(site(&set, "any"), Some(KillSite::UserSpace(_))));
     assert_eq!(site(&set, "none"), None);
+    assert_eq!(site(&set, "path"), Some(KillSite::KernelPath(vec!["/tmp/x".into(), "/usr/sbin/runc".into()])));
+    assert!(matches!(site(&set, "relpath"), Some(KillSite::UserSpace(_))));
     // The allow-list wins: a rule naming the runtime does not reach the kernel.
-    let plan = kernel_plan(&set, &|n| n == "ncat");
+    let plan = kernel_plan(&set, &|n| n == "ncat" || n == "runc");
     assert_eq!(plan.names.keys().collect::<Vec<_>>(), ["nc", "xmrig"]);
+    // A path whose file name is allow-listed stays out too.
+    assert_eq!(plan.paths.keys().collect::<Vec<_>>(), ["/tmp/x"]);
     assert_eq!(plan.rule(plan.names["xmrig"]), Some("eq"));
     assert_eq!(plan.rule(plan.names["nc"]), Some("in"));
     assert_eq!(plan.rule(0), None);
