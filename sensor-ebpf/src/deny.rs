@@ -6,14 +6,13 @@
 //! from the compiled rules.
 
 use aya_ebpf::{
-    helpers::generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id},
     macros::{cgroup_sock_addr, map},
     maps::{LpmTrie, lpm_trie::Key},
     programs::SockAddrContext,
 };
-use sensor_common::{EXEMPT_CGROUP_LEVELS, MAX_DENY_NETS};
+use sensor_common::MAX_DENY_NETS;
 
-use crate::maps::{EXEMPT_CGROUPS, RESPONSE};
+use crate::maps::{RESPONSE, in_exempt_cgroup};
 
 const ALLOW: i32 = 1;
 const DENY: i32 = 0;
@@ -35,27 +34,6 @@ fn armed() -> bool {
 }
 
 #[inline(always)]
-fn exempt() -> bool {
-    // SAFETY: helper calls on the current task; lookups copied at once.
-    unsafe {
-        let own = bpf_get_current_cgroup_id();
-        if EXEMPT_CGROUPS.get(&own).is_some() {
-            return true;
-        }
-        for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
-            let id = bpf_get_current_ancestor_cgroup_id(level);
-            if id == 0 || id == own {
-                break;
-            }
-            if EXEMPT_CGROUPS.get(&id).is_some() {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-#[inline(always)]
 fn denied4(addr: [u8; 4], port: [u8; 2]) -> bool {
     let p = [port[0], port[1], addr[0], addr[1], addr[2], addr[3]];
     DENY4_PORT.get(Key::new(48, p)).is_some() || DENY4.get(Key::new(32, addr)).is_some()
@@ -71,7 +49,7 @@ pub fn deny_connect4(ctx: SockAddrContext) -> i32 {
     // Both in network byte order in memory: their bytes are the wire's.
     let addr = ip.to_ne_bytes();
     let pb = (port as u16).to_ne_bytes();
-    if denied4(addr, pb) && !exempt() { DENY } else { ALLOW }
+    if denied4(addr, pb) && !in_exempt_cgroup() { DENY } else { ALLOW }
 }
 
 #[cgroup_sock_addr(connect6)]
@@ -102,5 +80,5 @@ pub fn deny_connect6(ctx: SockAddrContext) -> i32 {
         p[2..].copy_from_slice(&a);
         DENY6_PORT.get(Key::new(144, p)).is_some() || DENY6.get(Key::new(128, a)).is_some()
     };
-    if hit && !exempt() { DENY } else { ALLOW }
+    if hit && !in_exempt_cgroup() { DENY } else { ALLOW }
 }

@@ -1,12 +1,13 @@
 //! Maps shared with the agent; names are the agent's handles to them.
 
 use aya_ebpf::{
+    helpers::generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id},
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    Config, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES, MAX_KILL_PATHS, MAX_PATH,
-    MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
+    Config, EXEMPT_CGROUP_LEVELS, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES,
+    MAX_KILL_PATHS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
 };
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
@@ -46,6 +47,30 @@ pub static KILL_KEY: PerCpuArray<KillPath> = PerCpuArray::with_max_entries(1, 0)
 /// killed: containers and pods of allow-listed namespaces.
 #[map]
 pub static EXEMPT_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_EXEMPT_CGROUPS, 0);
+
+/// Whether the task's cgroup v2, or one of its ancestors, is exempt (a
+/// container or pod of an allow-listed namespace): the exec kill and the
+/// connect deny both ask.
+#[inline(always)]
+pub fn in_exempt_cgroup() -> bool {
+    // SAFETY: helper calls on the current task; map lookups copied at once.
+    unsafe {
+        let own = bpf_get_current_cgroup_id();
+        if EXEMPT_CGROUPS.get(&own).is_some() {
+            return true;
+        }
+        for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
+            let id = bpf_get_current_ancestor_cgroup_id(level);
+            if id == 0 || id == own {
+                break;
+            }
+            if EXEMPT_CGROUPS.get(&id).is_some() {
+                return true;
+            }
+        }
+    }
+    false
+}
 
 /// i386 syscall number → native number + 1 (0: not traced).
 #[map]

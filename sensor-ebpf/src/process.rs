@@ -4,23 +4,19 @@
 use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid,
-        generated::{
-            bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_probe_read_kernel,
-            bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal,
-        },
+        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_send_signal},
     },
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use aya_log_ebpf::warn;
 use sensor_common::{
-    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXEMPT_CGROUP_LEVELS, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE,
-    ForkBody, HEADER_SIZE, KILL_PATH_LEN, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags,
-    flags, kind, loss,
+    CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
+    KILL_PATH_LEN, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, EXEMPT_CGROUPS, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss},
+    maps::{CONFIG, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss, in_exempt_cgroup},
     path::{kpath, walk},
     record::{fill_header, scratch, submit, submit_waking},
     syscalls::{current_regs, native_call},
@@ -147,29 +143,6 @@ fn kill_by_path(src: u64, len: u64, agent_tgid: u64) -> u64 {
         let ret = bpf_send_signal(SIGKILL) as i32;
         (u64::from(rule) << 32) | u64::from(ret as u32)
     }
-}
-
-/// Whether the task's cgroup v2, or one of its ancestors, is exempt (a
-/// container or pod of an allow-listed namespace).
-#[inline(always)]
-fn in_exempt_cgroup() -> bool {
-    // SAFETY: helper calls on the current task; map lookups copied at once.
-    unsafe {
-        let own = bpf_get_current_cgroup_id();
-        if EXEMPT_CGROUPS.get(&own).is_some() {
-            return true;
-        }
-        for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
-            let id = bpf_get_current_ancestor_cgroup_id(level);
-            if id == 0 || id == own {
-                break;
-            }
-            if EXEMPT_CGROUPS.get(&id).is_some() {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 #[inline(always)]
