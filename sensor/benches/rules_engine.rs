@@ -335,44 +335,29 @@ fn bench_default_rules(c: &mut Criterion) {
 /// every rule enabled (`--enable-rule '*'`: 93 rules, sandbox included),
 /// on the same recorded events, and rule evaluation alone on the mix.
 fn bench_all_upstream(c: &mut Criterion) {
-    let Some(stable) = upstream() else { return };
-    let dir = stable.parent().map(PathBuf::from).unwrap_or_default();
-    let paths = vec![stable, dir.join("falco-incubating_rules.yaml"), dir.join("falco-sandbox_rules.yaml")];
-    let src = sensor::detect::RuleSources {
-        builtin: false,
-        paths,
-        select: vec![sensor::rules::RuleSelection::enable_rule("*")],
-    };
-    let (Some(set), report) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
-    let enabled = set.rules().iter().filter(|r| r.enabled).count();
-    eprintln!("{} upstream rules loaded, {enabled} enabled, {} errors", set.rules().len(), report.errors.len());
-    let mix: Vec<Event> = events().into_iter().cycle().take(600).collect();
-    let mut g = c.benchmark_group("all_upstream_rules");
-    bench_evaluate(&mut g, "evaluate_mix", &set, &mix);
-    bench_replay(&mut g, "replay_recorded", set, &recorded());
-    g.finish();
+    bench_everything_enabled(c, "all_upstream_rules", false);
 }
 
 /// Issue 11's line: all 93 upstream rules and every built-in rule, all
 /// enabled (`--enable-rule '*'` over the built-in set and the three files).
 fn bench_all_rules(c: &mut Criterion) {
+    bench_everything_enabled(c, "all_rules", true);
+}
+
+/// Group `group`: the three upstream files (and the built-in rules when
+/// `builtin`), every rule enabled; evaluation on the mix and the whole
+/// path on the recorded events.
+fn bench_everything_enabled(c: &mut Criterion, group: &str, builtin: bool) {
     let Some(stable) = upstream() else { return };
     let dir = stable.parent().map(PathBuf::from).unwrap_or_default();
     let paths = vec![stable, dir.join("falco-incubating_rules.yaml"), dir.join("falco-sandbox_rules.yaml")];
-    let src = sensor::detect::RuleSources {
-        builtin: true,
-        paths,
-        select: vec![sensor::rules::RuleSelection::enable_rule("*")],
-    };
+    let src =
+        sensor::detect::RuleSources { builtin, paths, select: vec![sensor::rules::RuleSelection::enable_rule("*")] };
     let (Some(set), report) = sensor::detect::load_rules(&src, &EngineConfig::default()) else { return };
     let enabled = set.rules().iter().filter(|r| r.enabled).count();
-    eprintln!(
-        "built-in + upstream: {} rules loaded, {enabled} enabled, {} errors",
-        set.rules().len(),
-        report.errors.len()
-    );
+    eprintln!("{group}: {} rules loaded, {enabled} enabled, {} errors", set.rules().len(), report.errors.len());
     let mix: Vec<Event> = events().into_iter().cycle().take(600).collect();
-    let mut g = c.benchmark_group("all_rules");
+    let mut g = c.benchmark_group(group);
     bench_evaluate(&mut g, "evaluate_mix", &set, &mix);
     bench_replay(&mut g, "replay_recorded", set, &recorded());
     g.finish();

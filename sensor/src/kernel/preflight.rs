@@ -257,24 +257,17 @@ mod bpf {
     pub fn load_send_signal() -> std::io::Result<()> {
         const BPF_FUNC_SEND_SIGNAL: u64 = 109;
         // mov64 r1, 0; call imm; mov64 r0, 0; exit.
-        let insns: [u64; 4] = [0x1b7, 0x85 | (BPF_FUNC_SEND_SIGNAL << 32), 0xb7, 0x95];
-        let license = c"GPL";
-        let attr = ProgLoad {
-            prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
-            insn_cnt: insns.len() as u32,
-            insns: insns.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            log_level: 0,
-            log_size: 0,
-            log_buf: 0,
-        };
-        sys_bpf(BPF_PROG_LOAD, &attr).map(drop)
+        load_raw_tracepoint_program(&[0x1b7, 0x85 | (BPF_FUNC_SEND_SIGNAL << 32), 0xb7, 0x95])
     }
 
     /// `r0 = 0; exit` as a raw-tracepoint program, closed at once.
     pub fn load_raw_tracepoint() -> std::io::Result<()> {
         // mov64 r0, 0 (opcode 0xb7); exit (0x95).
-        let insns: [u64; 2] = [0xb7, 0x95];
+        load_raw_tracepoint_program(&[0xb7, 0x95])
+    }
+
+    /// Loads `insns` as a GPL raw-tracepoint program and closes it.
+    fn load_raw_tracepoint_program(insns: &[u64]) -> std::io::Result<()> {
         let license = c"GPL";
         let attr = ProgLoad {
             prog_type: BPF_PROG_TYPE_RAW_TRACEPOINT,
