@@ -224,9 +224,15 @@ pub struct ResponseConf {
     pub wake_exec: u32,
     /// Entries in `KILL_PATHS` (0: the path program returns at once).
     pub paths: u32,
-    /// Explicit padding, always zero.
-    pub reserved: u32,
+    /// In-kernel kills allowed per minute, all programs and CPUs together
+    /// (`KILL_BUDGET`); 0: no limit. A kill past it is not done and the
+    /// exec record says so (`KILL_RATE_LIMITED`).
+    pub kills_per_minute: u32,
 }
+
+/// `ExecBody::kill_ret` of an exec a rule would have killed in the kernel
+/// but for the rate limit (`bpf_send_signal` only returns 0 or -errno).
+pub const KILL_RATE_LIMITED: i32 = 1;
 
 /// Key of `KILL_NAMES`: a process name as the kernel keeps it after exec
 /// (`task->comm`, NUL-padded), so at most `COMM_LEN - 1` bytes.
@@ -245,6 +251,14 @@ pub type KillPath = [u8; KILL_PATH_LEN];
 
 /// Entries of `KILL_PATHS`.
 pub const MAX_KILL_PATHS: u32 = 1024;
+
+/// Bytes of a `KILL_BASENAMES` key: the last component of a `KILL_PATHS`
+/// path, cut to `KILL_BASENAME_LEN - 1` bytes and NUL-padded. The path
+/// program walks an exec's path only when its file's name is one of these.
+pub const KILL_BASENAME_LEN: usize = 32;
+
+/// Key of `KILL_BASENAMES`.
+pub type KillBasename = [u8; KILL_BASENAME_LEN];
 
 /// Entries of each `DENY*` map (`deny_connect` destinations).
 pub const MAX_DENY_NETS: u32 = 4096;
@@ -275,4 +289,5 @@ const _: () = {
     assert!(size_of::<SyscallConf>() == 12);
     assert!(size_of::<ResponseConf>() == 16);
     assert!(core::mem::offset_of!(ResponseConf, enforce) == 0);
+    assert!(core::mem::offset_of!(ResponseConf, kills_per_minute) == 12);
 };

@@ -1,13 +1,14 @@
 //! Maps shared with the agent; names are the agent's handles to them.
 
 use aya_ebpf::{
-    helpers::generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id},
+    helpers::generated::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_cgroup_id, bpf_ktime_get_ns},
     macros::map,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    Config, EXEMPT_CGROUP_LEVELS, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS, MAX_KILL_NAMES,
-    MAX_KILL_PATHS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf, loss,
+    Config, EXEMPT_CGROUP_LEVELS, KillBasename, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS,
+    MAX_KILL_NAMES, MAX_KILL_PATHS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf,
+    loss,
 };
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
@@ -34,10 +35,48 @@ pub static KILL_NAMES: HashMap<KillName, u32> = HashMap::with_max_entries(MAX_KI
 #[map]
 pub static KILL_PATHS: HashMap<KillPath, u32> = HashMap::with_max_entries(MAX_KILL_PATHS, 0);
 
+/// The last components of the `KILL_PATHS` paths (cut to
+/// `KILL_BASENAME_LEN - 1` bytes) → how many paths end so. The path
+/// program walks only an exec whose file is named so.
+#[map]
+pub static KILL_BASENAMES: HashMap<KillBasename, u32> = HashMap::with_max_entries(MAX_KILL_PATHS, 0);
+
 /// The path program's kill, for the exec record: (pid_tgid, rule << 32 |
 /// result), per CPU.
 #[map]
 pub static PENDING_KILL: PerCpuArray<[u64; 2]> = PerCpuArray::with_max_entries(1, 0);
+
+/// The in-kernel kills' rate limit: (window start in ns, kills in it),
+/// one entry for every CPU (see [`take_kill_token`]).
+#[map]
+pub static KILL_BUDGET: Array<[u64; 2]> = Array::with_max_entries(1, 0);
+
+const MINUTE_NS: u64 = 60_000_000_000;
+
+/// Whether one more in-kernel kill fits this minute's budget (`0`: no
+/// limit). CPUs update the entry without atomics: under contention a few
+/// kills past the limit may slip through (at most one per CPU racing),
+/// never fewer than the limit.
+#[inline(always)]
+pub fn take_kill_token(per_minute: u32) -> bool {
+    if per_minute == 0 {
+        return true;
+    }
+    let Some(b) = KILL_BUDGET.get_ptr_mut(0) else { return false };
+    // SAFETY: the map's one entry; plain reads and writes of u64s.
+    unsafe {
+        let now = bpf_ktime_get_ns();
+        if now.wrapping_sub((*b)[0]) >= MINUTE_NS {
+            (*b)[0] = now;
+            (*b)[1] = 0;
+        }
+        if (*b)[1] >= u64::from(per_minute) {
+            return false;
+        }
+        (*b)[1] += 1;
+    }
+    true
+}
 
 /// Where a `KILL_PATHS` key is assembled.
 #[map]

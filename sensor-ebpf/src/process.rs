@@ -12,11 +12,15 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use sensor_common::{
     CGROUP_NAME_LEN, EXEC_BODY_SIZE, EXIT_BODY_SIZE, ExecBody, ExitBody, FORK_BODY_SIZE, ForkBody, HEADER_SIZE,
-    KILL_PATH_LEN, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR, TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
+    KILL_BASENAME_LEN, KILL_PATH_LEN, KILL_RATE_LIMITED, KillBasename, MAX_ARGV, MAX_ENV, MAX_PATH, MAX_STR,
+    TaskOffsets, clone_mode, exe_flags, flags, kind, loss,
 };
 
 use crate::{
-    maps::{CONFIG, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss, in_exempt_cgroup},
+    maps::{
+        CONFIG, KILL_BASENAMES, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss,
+        in_exempt_cgroup, take_kill_token,
+    },
     path::{kpath, walk},
     record::{fill_header, scratch, submit, submit_waking},
     syscalls::{current_regs, native_call},
@@ -71,6 +75,9 @@ fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
     if in_exempt_cgroup() {
         return (0, 0);
     }
+    if !take_kill_token(conf.kills_per_minute) {
+        return (rule, KILL_RATE_LIMITED);
+    }
     // SAFETY: a helper call on the current task.
     let ret = unsafe { bpf_send_signal(SIGKILL) } as i32;
     (rule, ret)
@@ -103,6 +110,14 @@ fn try_kill_path(ctx: &BtfTracePointContext) -> Option<()> {
         let root = kpath(fs + u64::from(off.fs_root), &off)?;
         let file = read::<u64>(bprm, off.binprm_file)?;
         let exe = kpath(file + u64::from(off.file_f_path), &off)?;
+        // The walk only for a file named as some rule's path ends: most
+        // execs leave after one name read and one lookup.
+        let name = read::<u64>(exe.dentry, off.dentry_name)?;
+        let mut base: KillBasename = [0u8; KILL_BASENAME_LEN];
+        if bpf_probe_read_kernel_str(base.as_mut_ptr().cast(), KILL_BASENAME_LEN as u32, name as *const _) <= 1 {
+            return None;
+        }
+        KILL_BASENAMES.get(&base)?;
         let (src, len, partial) = walk(exe, root, &off)?;
         if partial {
             return None;
@@ -140,7 +155,8 @@ fn kill_by_path(src: u64, len: u64, agent_tgid: u64) -> u64 {
         if in_exempt_cgroup() {
             return 0;
         }
-        let ret = bpf_send_signal(SIGKILL) as i32;
+        let per_minute = RESPONSE.get(0).map_or(0, |c| c.kills_per_minute);
+        let ret = if take_kill_token(per_minute) { bpf_send_signal(SIGKILL) as i32 } else { KILL_RATE_LIMITED };
         (u64::from(rule) << 32) | u64::from(ret as u32)
     }
 }

@@ -71,10 +71,49 @@ pub async fn start(
     rules: &sensor::rules::RuleSet,
 ) -> Responder {
     let policy = policy(cfg, enforce);
+    if policy.enforces_anywhere() {
+        check_privileges(rules);
+    }
     let contain = contain(policy.delete_pods).await;
     let mut r = responder(loaded, policy, metrics).with_contain(contain);
     r.set_rules(rules);
     r
+}
+
+/// What enforcing the loaded rules' actions needs beyond the sensor's
+/// own capabilities, checked once at start by doing it: a signal to
+/// another user's process (`CAP_KILL`) for kills in user space, a writable
+/// cgroup hierarchy for `kill_container`. Each missing one is said once,
+/// naming what fixes it; its actions then fail with their own alerts.
+fn check_privileges(rules: &sensor::rules::RuleSet) {
+    use sensor::kernel::preflight;
+    use sensor::rules::Action;
+    let armed = |a: Action| rules.rules().iter().any(|r| r.enabled && r.actions.contains(&a));
+    if armed(Action::KillProcess) {
+        match preflight::signal_other_users() {
+            Some((pid, Err(e))) => warn!(
+                "response: check signal_other_users: kill({pid}, 0) of another user's process failed: {e}: missing \
+                 CAP_KILL (needed for kill_process in user space: other users' processes cannot be killed; \
+                 deploy/overlays/enforce adds it)"
+            ),
+            Some((_, Ok(()))) => info!("response: check signal_other_users passed"),
+            None => info!("response: check signal_other_users not run: no process of another user"),
+        }
+    }
+    if armed(Action::KillContainer) {
+        match sensor::kernel::dns_hook::cgroup2_root(None) {
+            Ok(root) => {
+                if let Err(e) = preflight::cgroup_writable(&root) {
+                    warn!(
+                        "response: check cgroup_writable: {}: {e}: kill_container cannot write cgroup.kill (mount \
+                         the node's cgroup hierarchy writable; deploy/overlays/enforce does)",
+                        root.display()
+                    );
+                }
+            }
+            Err(e) => warn!("response: check cgroup_writable: no cgroup v2 hierarchy ({e}): kill_container fails"),
+        }
+    }
 }
 
 /// The response stage of `sensor run`.

@@ -130,6 +130,15 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
             && field(a, "response.trigger.rule") == "Response test kill by path"
     });
     assert_eq!(field(&kill, "response.by"), "kernel");
+    // The same file name in another directory: walked, not killed.
+    let twin_dir = dir.path().join("twin");
+    std::fs::create_dir(&twin_dir).unwrap();
+    let twin = twin_dir.join(by_path.file_name().unwrap());
+    std::fs::copy("/usr/bin/touch", &twin).unwrap();
+    let marker3 = dir.path().join("marker3");
+    let st = common::retry_busy(Command::new(&twin).arg(&marker3), Command::status);
+    assert!(st.success(), "a program at another path with the rule's file name was killed: {st:?}");
+    assert!(marker3.exists());
     // Any other program runs.
     let other = dir.path().join("other");
     assert!(Command::new("/usr/bin/touch").arg(&other).status().unwrap().success());
@@ -221,6 +230,54 @@ fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
     s.stop();
 }
 
+/// The kernel's kills obey the response rate limit: with
+/// `max_actions_per_minute: 2`, two execs of a forbidden name die in the
+/// kernel, the next ones run, and each is reported `rate_limited`.
+#[test]
+fn kernel_kills_stop_at_the_rate_limit_and_say_so() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (kname, uname) = (short_name("lk"), short_name("lu"));
+    let rules = rules(dir.path(), &kname, &uname);
+    let cfg = dir.path().join("sensor.yaml");
+    std::fs::write(&cfg, "response:\n  max_actions_per_minute: 2\n").unwrap();
+    let s = common::run_with_rules(&rules, &["--config", cfg.to_str().unwrap(), "--enforce", "--no-listen"]);
+    s.wait_stderr("process names and paths killed in the kernel at exec (armed)");
+    let bin = copy_bin(dir.path(), "/usr/bin/touch", &kname);
+    let mut outcomes = Vec::new();
+    for i in 0..4 {
+        let marker = dir.path().join(format!("marker{i}"));
+        let st = common::retry_busy(Command::new(&bin).arg(&marker), Command::status);
+        outcomes.push((st.signal(), marker.exists()));
+    }
+    assert_eq!(
+        outcomes,
+        [(Some(libc::SIGKILL), false), (Some(libc::SIGKILL), false), (None, true), (None, true)],
+        "two kills, then the limit"
+    );
+    let limited = |a: &Value| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "proc.name") == kname.as_str()
+            && field(a, "response.outcome") == "rate_limited"
+    };
+    let last = s.wait_for("a rate-limited kill report", limited);
+    assert_eq!(field(&last, "response.trigger.rule"), "Response test kill at exec");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.all(limited).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.all(limited).len(), 2, "{}", s.diagnosis());
+    let done = s.all(|a| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "proc.name") == kname.as_str()
+            && field(a, "response.outcome") == "kernel"
+    });
+    assert_eq!(done.len(), 2, "{done:?}");
+    s.stop();
+}
+
 /// The kernel's allow-list by cgroup: with the exec program loaded and
 /// armed in this process, a name on the kill list dies in an ordinary
 /// cgroup but runs in a cgroup below an exempt one (how a pod of
@@ -250,7 +307,7 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
     .unwrap();
     let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
     let name = short_name("ex");
-    maps.sync(&[(name.clone(), 1)].into_iter().collect(), &std::collections::BTreeMap::new(), true, false).unwrap();
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), &std::collections::BTreeMap::new(), true, false, 0).unwrap();
     let base = root.join(common::unique("resp"));
     let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
     for d in [&container, &other] {

@@ -141,6 +141,27 @@ pub fn send_signal() -> std::io::Result<()> {
     bpf::load_send_signal()
 }
 
+/// Whether signals reach another user's processes: `kill(pid, 0)` of one
+/// (user-space `kill_process` goes through a pidfd, which the kernel
+/// checks the same way, and wants `CAP_KILL` for such a target). `None`:
+/// no process of another user runs, nothing to check yet.
+#[must_use]
+pub fn signal_other_users() -> Option<(u32, std::io::Result<()>)> {
+    let pid = other_users_process(Path::new("/proc"))?;
+    let target = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
+    Some((pid, nix::sys::signal::kill(target, None).map_err(std::io::Error::from)))
+}
+
+/// Whether the cgroup v2 hierarchy at `root` is mounted writable
+/// (`kill_container` writes a container's `cgroup.kill`).
+pub fn cgroup_writable(root: &Path) -> std::io::Result<()> {
+    let st = nix::sys::statvfs::statvfs(root).map_err(std::io::Error::from)?;
+    if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Err(std::io::Error::from(std::io::ErrorKind::ReadOnlyFilesystem));
+    }
+    Ok(())
+}
+
 /// `readlink /proc/<child>/exe` of a forked child that made itself
 /// non-dumpable (`PR_SET_DUMPABLE` 0), as setuid programs and processes
 /// holding secrets are: the kernel's ptrace access check then wants

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use aya::Ebpf;
 use aya::maps::{Array, HashMap, MapData, MapError};
 use sensor_common::{
-    KILL_PATH_LEN, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES, MAX_KILL_PATHS, ResponseConf,
+    KILL_BASENAME_LEN, KILL_PATH_LEN, KillBasename, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES,
+    MAX_KILL_PATHS, ResponseConf,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +57,23 @@ pub fn path_key(path: &str) -> Option<KillPath> {
     Some(key)
 }
 
+/// The last component of `path`, cut to `KILL_BASENAME_LEN - 1` bytes,
+/// as the path program reads an exec's file name.
+#[must_use]
+pub fn basename_key(path: &str) -> KillBasename {
+    let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
+    let mut key = [0u8; KILL_BASENAME_LEN];
+    let n = base.len().min(KILL_BASENAME_LEN - 1);
+    key[..n].copy_from_slice(&base[..n]);
+    key
+}
+
 pub struct KillMaps {
     names: HashMap<MapData, KillName, u32>,
     paths: HashMap<MapData, KillPath, u32>,
+    basenames: HashMap<MapData, KillBasename, u32>,
+    /// What `basenames` holds now.
+    current_basenames: BTreeMap<KillBasename, u32>,
     /// What `paths` holds now.
     current_paths: BTreeMap<KillPath, u32>,
     conf: Array<MapData, ResponseConf>,
@@ -76,10 +91,13 @@ impl KillMaps {
         let c = ebpf.take_map("RESPONSE").ok_or(ResponseMapError::Missing { name: "RESPONSE" })?;
         let x = ebpf.take_map("EXEMPT_CGROUPS").ok_or(ResponseMapError::Missing { name: "EXEMPT_CGROUPS" })?;
         let p = ebpf.take_map("KILL_PATHS").ok_or(ResponseMapError::Missing { name: "KILL_PATHS" })?;
+        let b = ebpf.take_map("KILL_BASENAMES").ok_or(ResponseMapError::Missing { name: "KILL_BASENAMES" })?;
         Ok(KillMaps {
             names: HashMap::try_from(n).map_err(map_err("KILL_NAMES", "open"))?,
             paths: HashMap::try_from(p).map_err(map_err("KILL_PATHS", "open"))?,
             current_paths: BTreeMap::new(),
+            basenames: HashMap::try_from(b).map_err(map_err("KILL_BASENAMES", "open"))?,
+            current_basenames: BTreeMap::new(),
             conf: Array::try_from(c).map_err(map_err("RESPONSE", "open"))?,
             exempt: HashMap::try_from(x).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
             current: BTreeMap::new(),
@@ -97,6 +115,7 @@ impl KillMaps {
         paths: &BTreeMap<String, u32>,
         enforce: bool,
         wake_exec: bool,
+        kills_per_minute: u32,
     ) -> Result<(), ResponseMapError> {
         let want: BTreeMap<KillName, u32> = names.iter().filter_map(|(n, id)| Some((kill_key(n)?, *id))).collect();
         if want.len() > MAX_KILL_NAMES as usize {
@@ -104,7 +123,7 @@ impl KillMaps {
         }
         let wake_exec = u32::from(wake_exec);
         if !enforce {
-            let c = ResponseConf { enforce: 0, wake_exec, paths: 0, reserved: 0 };
+            let c = ResponseConf { enforce: 0, wake_exec, paths: 0, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
@@ -122,7 +141,7 @@ impl KillMaps {
         self.sync_paths(paths)?;
         if enforce {
             let paths = u32::try_from(self.current_paths.len()).unwrap_or(u32::MAX);
-            let c = ResponseConf { enforce: 1, wake_exec, paths, reserved: 0 };
+            let c = ResponseConf { enforce: 1, wake_exec, paths, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         Ok(())
@@ -144,7 +163,26 @@ impl KillMaps {
                 self.paths.insert(k, id, 0).map_err(map_err("KILL_PATHS", "insert"))?;
             }
         }
+        // Basenames after the paths: a name the program finds always has
+        // its paths in place, and a removed path's name may linger a
+        // moment (a walk for nothing, never a missed kill).
+        let mut bases: BTreeMap<KillBasename, u32> = BTreeMap::new();
+        for p in paths.keys().filter(|p| path_key(p).is_some()) {
+            *bases.entry(basename_key(p)).or_default() += 1;
+        }
+        for (k, n) in &bases {
+            if self.current_basenames.get(k) != Some(n) {
+                self.basenames.insert(k, n, 0).map_err(map_err("KILL_BASENAMES", "insert"))?;
+            }
+        }
+        for k in self.current_basenames.keys().filter(|k| !bases.contains_key(*k)) {
+            match self.basenames.remove(k) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err("KILL_BASENAMES", "remove")(e)),
+            }
+        }
         self.current_paths = want;
+        self.current_basenames = bases;
         Ok(())
     }
 
@@ -184,5 +222,22 @@ impl KillMaps {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.current.is_empty() && self.current_paths.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::basename_key;
+
+    #[test]
+    fn basename_keys_are_the_last_component_cut_and_padded() {
+        let k = basename_key("/usr/local/bin/xmrig");
+        assert_eq!(&k[..6], b"xmrig\0");
+        assert!(k[5..].iter().all(|b| *b == 0));
+        let long = format!("/opt/{}", "a".repeat(40));
+        let k = basename_key(&long);
+        assert_eq!(k[..31], [b'a'; 31]);
+        assert_eq!(k[31], 0);
+        assert_eq!(basename_key("bare")[..5], *b"bare\0");
     }
 }

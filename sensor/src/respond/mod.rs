@@ -275,7 +275,7 @@ impl Responder {
             }
         }
         let Some(k) = &mut self.kernel else { return };
-        match k.sync(&self.plan.names, &self.plan.paths, enforce, wake) {
+        match k.sync(&self.plan.names, &self.plan.paths, enforce, wake, self.policy.max_actions_per_minute) {
             Ok(()) => {
                 info!(
                     "response: {} process names and paths killed in the kernel at exec ({})",
@@ -505,6 +505,7 @@ impl Responder {
 fn kernel_outcome(ev: &Event) -> Outcome {
     match ev.args.int(KILL_RET_ARG) {
         Some(0) | None => Outcome::Done { by: "kernel" },
+        Some(r) if r == i64::from(sensor_common::KILL_RATE_LIMITED) => Outcome::RateLimited,
         Some(e) => Outcome::Failed { by: "kernel", error: format!("bpf_send_signal returned {e}") },
     }
 }
