@@ -230,6 +230,19 @@ pub struct ResponseConf {
     pub kills_per_minute: u32,
 }
 
+/// `OPEN_KILL_CONF`'s one entry: the offset of the path argument in each
+/// `syscalls:sys_enter_open*` record, from the node's format files
+/// (`u32::MAX`: that program is not attached).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenKillConf {
+    pub open_filename: u32,
+    pub openat_filename: u32,
+    pub openat2_filename: u32,
+    /// Explicit padding, always zero.
+    pub reserved: u32,
+}
+
 /// `ExecBody::kill_ret` of an exec a rule would have killed in the kernel
 /// but for the rate limit (`bpf_send_signal` only returns 0 or -errno).
 pub const KILL_RATE_LIMITED: i32 = 1;
@@ -276,6 +289,8 @@ pub const EXEMPT_CGROUP_LEVELS: u32 = 8;
 mod pod {
     // SAFETY: repr(C), four u32, no padding.
     unsafe impl aya::Pod for super::ResponseConf {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::OpenKillConf {}
     // SAFETY: repr(C), integer fields only, no padding holes left implicit.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: as above.
@@ -288,6 +303,8 @@ const _: () = {
     assert!(size_of::<Config>() == 16 + 48 + 16 + 66 * 4);
     assert!(size_of::<SyscallConf>() == 12);
     assert!(size_of::<ResponseConf>() == 16);
+    assert!(size_of::<OpenKillConf>() == 16);
+    assert!(core::mem::offset_of!(OpenKillConf, openat2_filename) == 8);
     assert!(core::mem::offset_of!(ResponseConf, enforce) == 0);
     assert!(core::mem::offset_of!(ResponseConf, kills_per_minute) == 12);
 };

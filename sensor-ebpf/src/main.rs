@@ -10,6 +10,7 @@
 
 mod deny;
 mod dns;
+mod kill_open;
 mod maps;
 mod path;
 mod process;

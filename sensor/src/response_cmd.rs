@@ -75,7 +75,8 @@ pub async fn start(
         check_privileges(rules);
     }
     let contain = contain(policy.delete_pods).await;
-    let mut r = responder(loaded, policy, metrics).with_contain(contain);
+    let opens = open_kills(loaded, &policy, rules);
+    let mut r = responder(loaded, policy, metrics).with_contain(contain).with_open_kills(opens);
     r.set_rules(rules);
     r
 }
@@ -112,6 +113,33 @@ fn check_privileges(rules: &sensor::rules::RuleSet) {
                 }
             }
             Err(e) => warn!("response: check cgroup_writable: no cgroup v2 hierarchy ({e}): kill_container fails"),
+        }
+    }
+}
+
+/// The open kill programs, attached only in enforce mode with a rule the
+/// kernel decides at an open (they run at every open's entry); without
+/// them such rules kill in user space, after the open.
+fn open_kills(
+    loaded: &mut Loaded,
+    policy: &Policy,
+    rules: &sensor::rules::RuleSet,
+) -> Option<sensor::kernel::open_kill::OpenKillMaps> {
+    use sensor::respond::plan::{KillSite, kill_site};
+    let wanted = policy.mode == sensor::respond::policy::Mode::Enforce
+        && rules.rules().iter().any(|r| r.enabled && matches!(kill_site(rules, r), Some(KillSite::KernelOpen(_))));
+    if !wanted {
+        return None;
+    }
+    if let Err(e) = sensor::kernel::preflight::send_signal() {
+        warn!("response: bpf_send_signal unavailable ({e}): kill_process at open falls back to user space (pidfd)");
+        return None;
+    }
+    match sensor::kernel::open_kill::attach(&mut loaded.ebpf) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("response: {}: kill_process at open falls back to user space (pidfd)", sensor::error_chain(&e));
+            None
         }
     }
 }

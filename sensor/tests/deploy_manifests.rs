@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use deploy::{have, render, skip_or_fail};
 use serde_json::Value;
 
-const DIRS: [&str; 2] = ["deploy", "deploy/overlays/example"];
+const DIRS: [&str; 3] = ["deploy", "deploy/overlays/example", "deploy/overlays/enforce"];
 
 /// Oldest supported (appArmorProfile in securityContext is 1.30's) and newest.
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];

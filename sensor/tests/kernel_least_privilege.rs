@@ -203,3 +203,99 @@ fn start_without(caps: &[String], missing: &str, args: &[String]) {
     assert!(named[0].contains(&format!("missing CAP_{missing} (needed for ")), "{err}");
     assert!(named[0].trim_start().starts_with("- check "), "a named check: {err}");
 }
+
+/// The enforce overlay adds exactly what carrying out actions needs:
+/// `--enforce`, `CAP_KILL` and a writable cgroup mount. With its list, a
+/// kill decided in user space reaches another user's process; without
+/// `KILL` only, the sensor still starts, says once which capability its
+/// kills lack, and the kill fails in its own alert.
+#[test]
+fn enforce_overlay_adds_kill_and_a_writable_cgroup_mount() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    if !Path::new(SETPRIV).exists() {
+        skip_or_fail(&format!("{SETPRIV} missing"));
+        return;
+    }
+    let (Some(base), Some(objs)) = (deploy::render("deploy"), deploy::render("deploy/overlays/enforce")) else {
+        return;
+    };
+    let caps = deploy::capabilities(&objs);
+    let mut want = deploy::capabilities(&base);
+    want.push("KILL".into());
+    assert_eq!(caps, want, "the base's capabilities and KILL");
+    let args = deploy::args(&objs);
+    assert_eq!(args.iter().filter(|a| *a == "--enforce").count(), 1, "{args:?}");
+    let m = deploy::mounts(&objs);
+    let cgroup = m.host.iter().find(|(c, ..)| c == "/sys/fs/cgroup").unwrap();
+    assert!(!cgroup.2, "the cgroup hierarchy is mounted writable: {cgroup:?}");
+    assert!(deploy::mounts(&base).host.iter().any(|(c, _, ro, _)| c == "/sys/fs/cgroup" && *ro), "base: read-only");
+
+    // Programs a user other than root can run, under a name only this test uses.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let name = format!("lpk{}", std::process::id() % 1_000_000);
+    let sleeper = dir.path().join(&name);
+    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    let rules = dir.path().join("kill_rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Least privilege kill in user space\n  desc: needs the command line, decided in user space\n  \
+             condition: evt.type = execve and proc.name = {name} and proc.cmdline contains \"301\"\n  output: \
+             sleeper %proc.cmdline\n  priority: CRITICAL\n  actions: [kill_process]\n"
+        ),
+    )
+    .unwrap();
+    let mut args = local_args(&objs, dir.path());
+    args.push(format!("--rules={}", rules.display()));
+    let nobody = |secs: &str| {
+        Command::new(SETPRIV)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&sleeper)
+            .arg(secs)
+            .spawn()
+            .unwrap()
+    };
+    // Another user's process for the start-up check to signal.
+    let mut bystander = nobody("600");
+
+    for with_kill in [true, false] {
+        let set: Vec<String> = caps.iter().filter(|c| with_kill || *c != "KILL").cloned().collect();
+        let mut s = start(&set, &args, Path::new("/nonexistent.sock"));
+        let ready = s.stderr.wait_for(Duration::from_secs(60), |l| l.contains("sensor: ready"));
+        assert!(ready.is_some(), "not ready with {set:?}:\n{}", s.stderr.text());
+        let mut target = nobody("301");
+        let alert = s
+            .stdout
+            .wait_for(Duration::from_secs(20), |l| l.contains("Sensor response: kill_process") && l.contains(&name));
+        let alert: serde_json::Value = serde_json::from_str(
+            &alert.unwrap_or_else(|| panic!("no kill alert:\n{}\n{}", s.stdout.text(), s.stderr.text())),
+        )
+        .unwrap();
+        let f = &alert["output_fields"];
+        let err = s.stderr.text();
+        let said: Vec<&str> = err.lines().filter(|l| l.contains("missing CAP_KILL")).collect();
+        if with_kill {
+            assert_eq!(f["response.outcome"], "done", "{alert}");
+            let st = target.wait().unwrap();
+            assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+            assert!(said.is_empty(), "{err}");
+            assert!(err.contains("check signal_other_users passed"), "{err}");
+        } else {
+            assert_eq!(f["response.outcome"], "failed", "{alert}");
+            assert!(f["response.error"].as_str().unwrap().contains("Operation not permitted"), "{alert}");
+            assert!(target.try_wait().unwrap().is_none(), "killed without CAP_KILL");
+            assert_eq!(said.len(), 1, "said once:\n{err}");
+            assert!(said[0].contains("deploy/overlays/enforce"), "{err}");
+            let _ = target.kill();
+            let _ = target.wait();
+        }
+        s.stop();
+    }
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}

@@ -73,6 +73,31 @@ fn copy_bin(dir: &Path, from: &str, name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// The path rule: the copy at the rule's path dies in the kernel; the
+/// same file name in another directory is walked and runs.
+fn kills_by_path(s: &Sensor, dir: &Path, by_path: &Path) {
+    // By path, in the kernel too.
+    std::fs::copy("/usr/bin/touch", by_path).unwrap();
+    let marker2 = dir.join("marker2");
+    let st = common::retry_busy(Command::new(by_path).arg(&marker2), Command::status);
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    assert!(!marker2.exists());
+    let kill = s.wait_for("the path kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "response.trigger.rule") == "Response test kill by path"
+    });
+    assert_eq!(field(&kill, "response.by"), "kernel");
+    // The same file name in another directory: walked, not killed.
+    let twin_dir = dir.join("twin");
+    std::fs::create_dir(&twin_dir).unwrap();
+    let twin = twin_dir.join(by_path.file_name().unwrap());
+    std::fs::copy("/usr/bin/touch", &twin).unwrap();
+    let marker3 = dir.join("marker3");
+    let st = common::retry_busy(Command::new(&twin).arg(&marker3), Command::status);
+    assert!(st.success(), "a program at another path with the rule's file name was killed: {st:?}");
+    assert!(marker3.exists());
+}
+
 #[test]
 fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     if !common::kernel_tests_can_run() {
@@ -119,26 +144,7 @@ fn enforce_kills_at_exec_in_the_kernel_and_through_a_pidfd() {
     assert_eq!(field(&trigger, "response.mode"), "enforce");
     assert_eq!(field(&trigger, "response.actions"), &serde_json::json!(["kill_process"]));
     assert_eq!(field(&kill, "response.trigger.id"), field(&trigger, "response.alert_id"));
-    // By path, in the kernel too.
-    std::fs::copy("/usr/bin/touch", &by_path).unwrap();
-    let marker2 = dir.path().join("marker2");
-    let st = common::retry_busy(Command::new(&by_path).arg(&marker2), Command::status);
-    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
-    assert!(!marker2.exists());
-    let kill = s.wait_for("the path kill's alert", |a| {
-        a["rule"] == "Sensor response: kill_process"
-            && field(a, "response.trigger.rule") == "Response test kill by path"
-    });
-    assert_eq!(field(&kill, "response.by"), "kernel");
-    // The same file name in another directory: walked, not killed.
-    let twin_dir = dir.path().join("twin");
-    std::fs::create_dir(&twin_dir).unwrap();
-    let twin = twin_dir.join(by_path.file_name().unwrap());
-    std::fs::copy("/usr/bin/touch", &twin).unwrap();
-    let marker3 = dir.path().join("marker3");
-    let st = common::retry_busy(Command::new(&twin).arg(&marker3), Command::status);
-    assert!(st.success(), "a program at another path with the rule's file name was killed: {st:?}");
-    assert!(marker3.exists());
+    kills_by_path(&s, dir.path(), &by_path);
     // Any other program runs.
     let other = dir.path().join("other");
     assert!(Command::new("/usr/bin/touch").arg(&other).status().unwrap().success());
@@ -227,6 +233,74 @@ fn monitor_mode_kills_nothing_and_reports_the_would_be_action() {
         s.all(|a| a["rule"] == "Sensor response: kill_process").is_empty(),
         "monitor mode reported an action as done"
     );
+    s.stop();
+}
+
+/// `kill_process` at an open: a rule on an absolute path alone is decided
+/// in the kernel at the open's entry (the process dies before the open
+/// returns to it and never reads a byte); the same file opened by a
+/// relative path is left to user space, which kills through a pidfd; an
+/// allow-listed process name is never killed.
+#[test]
+fn enforce_kills_at_an_open_of_a_protected_path() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "top secret\n").unwrap();
+    let rules = dir.path().join("open_rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Response test kill at open\n  desc: an absolute path the kernel can decide\n  condition: evt.type in \
+             (open, openat, openat2) and fd.name = {}\n  output: protected file opened by %proc.name\n  priority: \
+             CRITICAL\n  actions: [kill_process]\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let s = common::run_with_rules(&rules, &["--enforce", "--no-listen"]);
+    s.wait_stderr("paths killed in the kernel at open (");
+    let reader = copy_bin(dir.path(), "/bin/cat", &short_name("oc"));
+    // By absolute path: killed in the kernel, nothing read.
+    let out = common::retry_busy(Command::new(&reader).arg(&secret), Command::output);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    assert!(out.stdout.is_empty(), "the killed reader printed {:?}", String::from_utf8_lossy(&out.stdout));
+    let kill = s.wait_for("the open kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "response.trigger.rule") == "Response test kill at open"
+    });
+    assert_eq!(field(&kill, "response.by"), "kernel", "{kill}");
+    assert_eq!(field(&kill, "response.outcome"), "kernel");
+    // By a relative path: user space decides, after the open.
+    let sleeper = copy_bin(dir.path(), "/bin/sh", &short_name("os"));
+    let mut child = common::retry_busy(
+        Command::new(&sleeper).current_dir(dir.path()).args(["-c", "exec 3<secret; exec sleep 300"]),
+        Command::spawn,
+    );
+    let user = s.wait_for("the user-space kill's alert", |a| {
+        a["rule"] == "Sensor response: kill_process"
+            && field(a, "response.trigger.rule") == "Response test kill at open"
+            && field(a, "response.by") == "pidfd"
+    });
+    assert_eq!(field(&user, "response.outcome"), "done", "{user}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the relative opener was not killed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+    // An allow-listed name (sshd reads /etc/shadow) is never killed.
+    let sshd_dir = dir.path().join("allowed");
+    std::fs::create_dir(&sshd_dir).unwrap();
+    let sshd = copy_bin(&sshd_dir, "/bin/cat", "sshd");
+    let out = common::retry_busy(Command::new(&sshd).arg(&secret), Command::output);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"top secret\n");
     s.stop();
 }
 

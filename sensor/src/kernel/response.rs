@@ -87,19 +87,17 @@ pub struct KillMaps {
 impl KillMaps {
     /// Takes the maps out of the loaded object.
     pub fn take(ebpf: &mut Ebpf) -> Result<KillMaps, ResponseMapError> {
-        let n = ebpf.take_map("KILL_NAMES").ok_or(ResponseMapError::Missing { name: "KILL_NAMES" })?;
-        let c = ebpf.take_map("RESPONSE").ok_or(ResponseMapError::Missing { name: "RESPONSE" })?;
-        let x = ebpf.take_map("EXEMPT_CGROUPS").ok_or(ResponseMapError::Missing { name: "EXEMPT_CGROUPS" })?;
-        let p = ebpf.take_map("KILL_PATHS").ok_or(ResponseMapError::Missing { name: "KILL_PATHS" })?;
-        let b = ebpf.take_map("KILL_BASENAMES").ok_or(ResponseMapError::Missing { name: "KILL_BASENAMES" })?;
+        let mut take = |name: &'static str| ebpf.take_map(name).ok_or(ResponseMapError::Missing { name });
+        let (names, conf, exempt) = (take("KILL_NAMES")?, take("RESPONSE")?, take("EXEMPT_CGROUPS")?);
+        let (paths, basenames) = (take("KILL_PATHS")?, take("KILL_BASENAMES")?);
         Ok(KillMaps {
-            names: HashMap::try_from(n).map_err(map_err("KILL_NAMES", "open"))?,
-            paths: HashMap::try_from(p).map_err(map_err("KILL_PATHS", "open"))?,
+            names: HashMap::try_from(names).map_err(map_err("KILL_NAMES", "open"))?,
+            paths: HashMap::try_from(paths).map_err(map_err("KILL_PATHS", "open"))?,
             current_paths: BTreeMap::new(),
-            basenames: HashMap::try_from(b).map_err(map_err("KILL_BASENAMES", "open"))?,
+            basenames: HashMap::try_from(basenames).map_err(map_err("KILL_BASENAMES", "open"))?,
             current_basenames: BTreeMap::new(),
-            conf: Array::try_from(c).map_err(map_err("RESPONSE", "open"))?,
-            exempt: HashMap::try_from(x).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
+            conf: Array::try_from(conf).map_err(map_err("RESPONSE", "open"))?,
+            exempt: HashMap::try_from(exempt).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
             current: BTreeMap::new(),
             exempt_ids: std::collections::BTreeSet::new(),
         })

@@ -67,6 +67,7 @@ pub fn dry_run(set: &RuleSet, policy: &Policy) -> DryRun {
                         }
                     }
                     Some(KillSite::KernelPath(paths)) => ("kernel", paths, None),
+                    Some(KillSite::KernelOpen(paths)) => ("kernel_open", paths, None),
                     Some(KillSite::UserSpace(why)) => ("user_space", Vec::new(), Some(why)),
                     None => ("user_space", Vec::new(), None),
                 },

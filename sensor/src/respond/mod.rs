@@ -43,6 +43,7 @@ use serde_json::Value;
 use crate::event::Event;
 use crate::event::decode::{KILL_RET_ARG, KILL_RULE_ARG};
 use crate::kernel::deny_hook::DenyMaps;
+use crate::kernel::open_kill::OpenKillMaps;
 use crate::kernel::response::KillMaps;
 use crate::metrics::response::ResponseMetrics;
 use crate::rules::{Action, Alert, AlertOptions, RuleSet};
@@ -92,6 +93,10 @@ pub struct Responder {
     cgroup_root: Option<std::path::PathBuf>,
     /// The connect programs' maps (`None`: not attached).
     deny: Option<DenyMaps>,
+    /// The open kill programs' maps (`None`: not attached).
+    open_kills: Option<OpenKillMaps>,
+    /// Rules whose `kill_process` the kernel decides at an open.
+    open_rules: std::collections::HashSet<String>,
     /// The pod containment task (`None`: no Kubernetes credentials).
     contain: Option<contain::Contain>,
     /// Rules whose `deny_connect` the kernel enforces.
@@ -117,6 +122,8 @@ impl Responder {
             classified: std::collections::HashSet::new(),
             cgroup_root: None,
             deny: None,
+            open_kills: None,
+            open_rules: std::collections::HashSet::new(),
             deny_rules: std::collections::HashSet::new(),
             contain: None,
             history: None,
@@ -177,6 +184,13 @@ impl Responder {
     #[must_use]
     pub fn with_deny(mut self, deny: Option<DenyMaps>) -> Self {
         self.deny = deny;
+        self
+    }
+
+    /// The open kill programs' maps, armed at the next [`Self::set_rules`].
+    #[must_use]
+    pub fn with_open_kills(mut self, maps: Option<OpenKillMaps>) -> Self {
+        self.open_kills = maps;
         self
     }
 
@@ -274,6 +288,7 @@ impl Responder {
                 }
             }
         }
+        self.sync_open_kills(enforce);
         let Some(k) = &mut self.kernel else { return };
         match k.sync(&self.plan.names, &self.plan.paths, enforce, wake, self.policy.max_actions_per_minute) {
             Ok(()) => {
@@ -293,6 +308,38 @@ impl Responder {
                 if let Some(m) = &self.metrics {
                     m.kernel_armed.set(0);
                 }
+            }
+        }
+    }
+
+    /// Arms the open kill programs with the plan's paths (enforce mode),
+    /// or empties them.
+    fn sync_open_kills(&mut self, enforce: bool) {
+        self.open_rules.clear();
+        let empty = std::collections::BTreeMap::new();
+        let paths = if enforce { &self.plan.opens } else { &empty };
+        let Some(o) = &mut self.open_kills else {
+            if enforce && !self.plan.opens.is_empty() {
+                warn!(
+                    "response: {} paths have kill_process at open, but the open programs are not attached (they \
+                     are at a start with such a rule): user space kills after the open",
+                    self.plan.opens.len()
+                );
+            }
+            return;
+        };
+        match o.sync(paths, &self.policy.allow_processes) {
+            Ok(()) => {
+                for id in paths.values() {
+                    if let Some(r) = self.plan.rule(*id) {
+                        self.open_rules.insert(r.to_owned());
+                    }
+                }
+                info!("response: {} paths killed in the kernel at open ({})", o.len(), o.attached.join(", "));
+            }
+            Err(e) => {
+                warn!("response: in-kernel kills at open off: {}", crate::error_chain(&e));
+                self.open_kills = None;
             }
         }
     }
@@ -319,12 +366,17 @@ impl Responder {
         let mut out = Vec::new();
         let name = ev.proc.as_deref().map_or(ev.comm.as_str(), |p| p.name.as_str()).to_owned();
         let start_ns = ev.proc.as_deref().map_or(0, |p| p.start_ns);
-        // The kernel already killed this exec: said whatever the alerts.
-        let kernel_rule = ev
-            .args
-            .int(KILL_RULE_ARG)
-            .and_then(|id| u32::try_from(id).ok())
-            .map(|id| self.plan.rule(id).unwrap_or("(a rule since reloaded)").to_owned());
+        // The kernel already killed this exec, or at this open: said
+        // whatever the alerts.
+        let open_kill = match &mut self.open_kills {
+            Some(o) if alerts.iter().any(|a| self.open_rules.contains(&a.rule)) => o.take(ev.pid, ev.tid),
+            _ => None,
+        };
+        let (kernel_rule, kernel_ret) = match open_kill {
+            Some(k) => (Some(k.rule), Some(i64::from(k.ret))),
+            None => (ev.args.int(KILL_RULE_ARG).and_then(|id| u32::try_from(id).ok()), ev.args.int(KILL_RET_ARG)),
+        };
+        let kernel_rule = kernel_rule.map(|id| self.plan.rule(id).unwrap_or("(a rule since reloaded)").to_owned());
         let mut kernel_reported = false;
         for a in alerts.iter_mut() {
             let Some(actions) = self.actions.get(&a.rule).cloned() else { continue };
@@ -356,7 +408,7 @@ impl Responder {
                 }
                 if action == Action::KillProcess && kernel_rule.as_deref() == Some(a.rule.as_str()) {
                     kernel_reported = true;
-                    let outcome = kernel_outcome(ev);
+                    let outcome = kernel_outcome(kernel_ret);
                     self.count(action, mode, outcome.label());
                     out.push(action_alert(action, mode, &outcome, &trigger, (ev.pid, &name), now_ns(), opts));
                     continue;
@@ -396,7 +448,7 @@ impl Responder {
         if let (Some(rule), false) = (&kernel_rule, kernel_reported) {
             // No alert of that rule on this event (another rule matched
             // first): the kill is still reported.
-            let outcome = kernel_outcome(ev);
+            let outcome = kernel_outcome(kernel_ret);
             self.count(Action::KillProcess, Mode::Enforce, outcome.label());
             let time = crate::rules::time::format_rfc3339(ev.ts);
             let trigger = Trigger { rule, time: &time, id: "", fields: None };
@@ -502,8 +554,8 @@ impl Responder {
     }
 }
 
-fn kernel_outcome(ev: &Event) -> Outcome {
-    match ev.args.int(KILL_RET_ARG) {
+fn kernel_outcome(ret: Option<i64>) -> Outcome {
+    match ret {
         Some(0) | None => Outcome::Done { by: "kernel" },
         Some(r) if r == i64::from(sensor_common::KILL_RATE_LIMITED) => Outcome::RateLimited,
         Some(e) => Outcome::Failed { by: "kernel", error: format!("bpf_send_signal returned {e}") },

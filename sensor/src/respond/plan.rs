@@ -2,6 +2,10 @@
 //! whose condition, on an exec, is exactly "the new image's name is one of
 //! these" (`proc.name = x`, `proc.name in (...)`, with `evt.type` checks
 //! for `execve`/`execveat` around it) is pushed to the kernel as names.
+//! So is one whose condition on an exec is exactly an executable path
+//! (`proc.exepath`), and one that, on `open`/`openat`/`openat2` only, is
+//! exactly "the file is one of these absolute paths" (`fd.name`): the
+//! kernel kills at the open's entry.
 //! Any other condition (another field, an exception, a negation) needs the
 //! whole rule engine: user space decides and kills through a pidfd.
 
@@ -24,6 +28,8 @@ pub enum KillSite {
     Kernel(Vec<String>),
     /// In the kernel at exec, for these executable paths (`proc.exepath`).
     KernelPath(Vec<String>),
+    /// In the kernel at the entry of an open of one of these paths.
+    KernelOpen(Vec<String>),
     /// In user space, after the rule fired; with why not in the kernel.
     UserSpace(&'static str),
 }
@@ -34,6 +40,8 @@ pub enum KillSite {
 pub struct KernelPlan {
     pub names: BTreeMap<String, u32>,
     pub paths: BTreeMap<String, u32>,
+    /// Absolute paths whose open is killed.
+    pub opens: BTreeMap<String, u32>,
     /// Rule name by id − 1.
     pub rules: Vec<String>,
 }
@@ -69,6 +77,59 @@ fn names_of(f: &Filter) -> Option<(bool, Vec<String>)> {
     Some((is_path, names))
 }
 
+/// The open system calls the open kill programs hook.
+pub const OPEN_TYPES: [&str; 3] = ["open", "openat", "openat2"];
+
+/// The paths a filter reduces to on one open type, if it is exactly an
+/// `fd.name` test.
+fn open_paths_of(f: &Filter) -> Option<Vec<String>> {
+    let Filter::Cmp(c) = f else { return None };
+    let Cmp { lhs: Operand::Field(field), op, rhs, mode: CmpMode::Single, .. } = c.as_ref() else { return None };
+    if field.id != FieldId::FdName || field.arg.is_some() {
+        return None;
+    }
+    let mut paths: Vec<String> = match (op, rhs) {
+        (Op::Eq, Rhs::Str(s)) => vec![s.to_string()],
+        (Op::In | Op::Intersects, Rhs::StrSet(set)) => set.iter().map(ToString::to_string).collect(),
+        _ => return None,
+    };
+    paths.sort();
+    Some(paths)
+}
+
+/// Whether the kernel sees `p` as the caller wrote it when `fd.name` is
+/// `p`: absolute, normalized (no `.`, `..`, empty component or trailing
+/// slash), and short enough for a key.
+fn kernel_open_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() > 1
+        && p.len() < sensor_common::KILL_PATH_LEN
+        && !p.contains('\0')
+        && p[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// A `kill_process` rule on opens only: its paths, or why user space decides.
+fn open_kill_site(set: &RuleSet, rule: &CompiledRule) -> KillSite {
+    let types = set.event_types();
+    let ids: Vec<u16> =
+        OPEN_TYPES.iter().filter_map(|n| types.id(n)).filter(|id| rule.evttypes.contains(Some(*id))).collect();
+    let mut found: Option<Vec<String>> = None;
+    for id in ids {
+        let Some(paths) = open_paths_of(&crate::rules::specialize::for_type(&rule.filter, Some(id))) else {
+            return KillSite::UserSpace("the condition tests more than the opened file's path");
+        };
+        if found.as_ref().is_some_and(|f| *f != paths) {
+            return KillSite::UserSpace("the condition differs between open, openat and openat2");
+        }
+        found = Some(paths);
+    }
+    let paths = found.unwrap_or_default();
+    if paths.is_empty() || !paths.iter().all(|p| kernel_open_path(p)) {
+        return KillSite::UserSpace("a path is not absolute and normalized, or longer than 127 bytes");
+    }
+    KillSite::KernelOpen(paths)
+}
+
 /// Where `rule`'s `kill_process` is decided (`None`: it has none).
 #[must_use]
 pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
@@ -76,8 +137,13 @@ pub fn kill_site(set: &RuleSet, rule: &CompiledRule) -> Option<KillSite> {
         return None;
     }
     let types = set.event_types();
-    let exec_ids: Vec<u16> = ["execve", "execveat"].iter().filter_map(|n| types.id(n)).collect();
     let t = &rule.evttypes;
+    let open_ids: Vec<u16> = OPEN_TYPES.iter().filter_map(|n| types.id(n)).collect();
+    let on_open = open_ids.iter().filter(|id| t.contains(Some(**id))).count();
+    if !t.is_complement() && on_open > 0 && u32::try_from(on_open).ok() == Some(t.count()) {
+        return Some(open_kill_site(set, rule));
+    }
+    let exec_ids: Vec<u16> = ["execve", "execveat"].iter().filter_map(|n| types.id(n)).collect();
     let on_exec = exec_ids.iter().filter(|id| t.contains(Some(**id))).count();
     if t.is_complement() || on_exec == 0 || u32::try_from(on_exec).ok() != Some(t.count()) {
         return Some(KillSite::UserSpace("the rule matches events other than an exec"));
@@ -114,6 +180,14 @@ pub fn kernel_plan(set: &RuleSet, allow: &dyn Fn(&str) -> bool) -> KernelPlan {
         let (names, is_path) = match kill_site(set, r) {
             Some(KillSite::Kernel(n)) => (n, false),
             Some(KillSite::KernelPath(p)) => (p, true),
+            Some(KillSite::KernelOpen(p)) => {
+                plan.rules.push(r.name.clone());
+                let id = u32::try_from(plan.rules.len()).unwrap_or(u32::MAX);
+                for path in p {
+                    plan.opens.entry(path).or_insert(id);
+                }
+                continue;
+            }
             _ => continue,
         };
         // An allow-listed name, or a path whose file name is one, never

@@ -59,6 +59,42 @@ fn name_tests_at_exec_go_to_the_kernel_the_rest_to_user_space() {
 }
 
 #[test]
+fn path_tests_at_open_go_to_the_kernel_the_rest_to_user_space() {
+    let text = [
+        rule("shadow", "evt.type in (open, openat, openat2) and fd.name = /etc/shadow", "[kill_process]"),
+        rule(
+            "keys",
+            "evt.type = openat and fd.name in (/root/.ssh/id_rsa, /etc/kubernetes/admin.conf)",
+            "[kill_process]",
+        ),
+        rule("read", "evt.type = openat and evt.is_open_read = true and fd.name = /etc/shadow", "[kill_process]"),
+        rule("rel", "evt.type = openat and fd.name = shadow", "[kill_process]"),
+        rule("dots", "evt.type = openat and fd.name = /etc/../etc/shadow", "[kill_process]"),
+        rule("slash", "evt.type = openat and fd.name = /etc/", "[kill_process]"),
+        rule("mixed", "evt.type in (openat, execve) and fd.name = /etc/shadow", "[kill_process]"),
+        rule("differs", "(evt.type = openat and fd.name = /a) or (evt.type = open and fd.name = /b)", "[kill_process]"),
+    ]
+    .concat();
+    let set = load(&text);
+    assert_eq!(site(&set, "shadow"), Some(KillSite::KernelOpen(vec!["/etc/shadow".into()])));
+    assert_eq!(
+        site(&set, "keys"),
+        Some(KillSite::KernelOpen(vec!["/etc/kubernetes/admin.conf".into(), "/root/.ssh/id_rsa".into()]))
+    );
+    for name in ["read", "rel", "dots", "slash", "mixed", "differs"] {
+        assert!(matches!(site(&set, name), Some(KillSite::UserSpace(_))), "{name}: {:?}", site(&set, name));
+    }
+    let plan = kernel_plan(&set, &|_| false);
+    assert_eq!(
+        plan.opens.keys().collect::<Vec<_>>(),
+        ["/etc/kubernetes/admin.conf", "/etc/shadow", "/root/.ssh/id_rsa"]
+    );
+    assert_eq!(plan.rule(plan.opens["/etc/shadow"]), Some("shadow"));
+    assert_eq!(plan.rule(plan.opens["/root/.ssh/id_rsa"]), Some("keys"));
+    assert!(plan.names.is_empty() && plan.paths.is_empty());
+}
+
+#[test]
 fn exceptions_keep_a_rule_in_user_space() {
     let text = "- rule: ex\n  desc: d\n  condition: evt.type = execve and proc.name = nc\n  output: o\n  \
                 priority: WARNING\n  actions: [kill_process]\n  exceptions:\n    - name: parent\n      \
