@@ -217,7 +217,7 @@ pub mod sock_fd {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResponseConf {
-    /// 1: carry out in-kernel kills (`enforce` mode); 0: monitor.
+    /// Where in-kernel responses act ([`enforce`]).
     pub enforce: u32,
     /// 1: exec records wake the agent's reader at once (a rule only user
     /// space can decide kills at exec: its latency is the reader's).
@@ -241,6 +241,17 @@ pub struct OpenKillConf {
     pub openat2_filename: u32,
     /// Explicit padding, always zero.
     pub reserved: u32,
+}
+
+/// `ResponseConf::enforce`.
+pub mod enforce {
+    /// Monitor mode: the kernel acts nowhere.
+    pub const OFF: u32 = 0;
+    /// Enforce mode: everywhere but `EXEMPT_CGROUPS`.
+    pub const ALL: u32 = 1;
+    /// Monitor mode with namespaces set to enforce: only in
+    /// `ENFORCE_CGROUPS` (and never in `EXEMPT_CGROUPS`).
+    pub const LISTED: u32 = 2;
 }
 
 /// `ExecBody::kill_ret` of an exec a rule would have killed in the kernel

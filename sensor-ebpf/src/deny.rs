@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use sensor_common::MAX_DENY_NETS;
 
-use crate::maps::{RESPONSE, in_exempt_cgroup};
+use crate::maps::{RESPONSE, in_scope};
 
 const ALLOW: i32 = 1;
 const DENY: i32 = 0;
@@ -34,6 +34,11 @@ fn armed() -> bool {
 }
 
 #[inline(always)]
+fn acts_here() -> bool {
+    RESPONSE.get(0).is_some_and(in_scope)
+}
+
+#[inline(always)]
 fn denied4(addr: [u8; 4], port: [u8; 2]) -> bool {
     let p = [port[0], port[1], addr[0], addr[1], addr[2], addr[3]];
     DENY4_PORT.get(Key::new(48, p)).is_some() || DENY4.get(Key::new(32, addr)).is_some()
@@ -49,7 +54,7 @@ pub fn deny_connect4(ctx: SockAddrContext) -> i32 {
     // Both in network byte order in memory: their bytes are the wire's.
     let addr = ip.to_ne_bytes();
     let pb = (port as u16).to_ne_bytes();
-    if denied4(addr, pb) && !in_exempt_cgroup() { DENY } else { ALLOW }
+    if denied4(addr, pb) && acts_here() { DENY } else { ALLOW }
 }
 
 #[cgroup_sock_addr(connect6)]
@@ -80,5 +85,5 @@ pub fn deny_connect6(ctx: SockAddrContext) -> i32 {
         p[2..].copy_from_slice(&a);
         DENY6_PORT.get(Key::new(144, p)).is_some() || DENY6.get(Key::new(128, a)).is_some()
     };
-    if hit && !in_exempt_cgroup() { DENY } else { ALLOW }
+    if hit && acts_here() { DENY } else { ALLOW }
 }

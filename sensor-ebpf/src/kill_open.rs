@@ -24,7 +24,7 @@ use sensor_common::{
     KILL_PATH_LEN, KILL_RATE_LIMITED, KillName, KillPath, MAX_KILL_NAMES, MAX_KILL_PATHS, OpenKillConf,
 };
 
-use crate::maps::{CONFIG, RESPONSE, in_exempt_cgroup, take_kill_token};
+use crate::maps::{CONFIG, RESPONSE, in_scope, take_kill_token};
 
 /// Absolute paths whose open a `kill_process` rule kills → that rule's id.
 #[map]
@@ -98,7 +98,7 @@ fn try_kill(ctx: &TracePointContext, off: u32) -> Option<()> {
             return None;
         }
         let comm = bpf_get_current_comm().ok()?;
-        if OPEN_ALLOW.get(&comm).is_some() || in_exempt_cgroup() {
+        if OPEN_ALLOW.get(&comm).is_some() || !in_scope(conf) {
             return None;
         }
         let ret =

@@ -8,7 +8,7 @@ use aya_ebpf::{
 use sensor_common::{
     Config, EXEMPT_CGROUP_LEVELS, KillBasename, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_IA32_SYSCALLS,
     MAX_KILL_NAMES, MAX_KILL_PATHS, MAX_PATH, MAX_RECORD, MAX_SOCKETCALLS, MAX_SYSCALLS, ResponseConf, SyscallConf,
-    loss,
+    enforce, loss,
 };
 
 /// Default size; the agent resizes it at load time (`--ring-buffer-mb`).
@@ -87,15 +87,19 @@ pub static KILL_KEY: PerCpuArray<KillPath> = PerCpuArray::with_max_entries(1, 0)
 #[map]
 pub static EXEMPT_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_EXEMPT_CGROUPS, 0);
 
-/// Whether the task's cgroup v2, or one of its ancestors, is exempt (a
-/// container or pod of an allow-listed namespace): the exec kill and the
-/// connect deny both ask.
+/// cgroup v2 ids whose tasks (and descendants) are enforced on while the
+/// global mode is monitor (`enforce::LISTED`): containers and pods of
+/// namespaces set to `enforce`.
+#[map]
+pub static ENFORCE_CGROUPS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_EXEMPT_CGROUPS, 0);
+
+/// Whether the task's cgroup v2, or one of its ancestors, is in `set`.
 #[inline(always)]
-pub fn in_exempt_cgroup() -> bool {
+fn in_cgroups(set: &HashMap<u64, u32>) -> bool {
     // SAFETY: helper calls on the current task; map lookups copied at once.
     unsafe {
         let own = bpf_get_current_cgroup_id();
-        if EXEMPT_CGROUPS.get(&own).is_some() {
+        if set.get(&own).is_some() {
             return true;
         }
         for level in 1..=EXEMPT_CGROUP_LEVELS as i32 {
@@ -103,12 +107,25 @@ pub fn in_exempt_cgroup() -> bool {
             if id == 0 || id == own {
                 break;
             }
-            if EXEMPT_CGROUPS.get(&id).is_some() {
+            if set.get(&id).is_some() {
                 return true;
             }
         }
     }
     false
+}
+
+/// Whether a response may act on the current task under `conf`'s mode:
+/// everywhere but exempt cgroups (`enforce::ALL`), or only in enforced
+/// ones (`enforce::LISTED`); the exec kills, the open kills and the
+/// connect deny all ask, after their own cheap checks.
+#[inline(always)]
+pub fn in_scope(conf: &ResponseConf) -> bool {
+    match conf.enforce {
+        enforce::ALL => !in_cgroups(&EXEMPT_CGROUPS),
+        enforce::LISTED => in_cgroups(&ENFORCE_CGROUPS) && !in_cgroups(&EXEMPT_CGROUPS),
+        _ => false,
+    }
 }
 
 /// i386 syscall number → native number + 1 (0: not traced).

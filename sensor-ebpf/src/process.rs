@@ -19,7 +19,7 @@ use sensor_common::{
 use crate::{
     maps::{
         CONFIG, KILL_BASENAMES, KILL_KEY, KILL_NAMES, KILL_PATHS, PENDING_KILL, RESPONSE, SYSCALLS, count_loss,
-        in_exempt_cgroup, take_kill_token,
+        in_scope, take_kill_token,
     },
     path::{kpath, walk},
     record::{fill_header, scratch, submit, submit_waking},
@@ -72,7 +72,7 @@ fn kill_at_exec(agent_tgid: u32) -> (u32, i32) {
     let Ok(comm) = bpf_get_current_comm() else { return (0, 0) };
     // SAFETY: a map lookup; the value is copied out at once.
     let Some(rule) = (unsafe { KILL_NAMES.get(&comm) }).copied() else { return (0, 0) };
-    if in_exempt_cgroup() {
+    if !in_scope(conf) {
         return (0, 0);
     }
     if !take_kill_token(conf.kills_per_minute) {
@@ -152,11 +152,12 @@ fn kill_by_path(src: u64, len: u64, agent_tgid: u64) -> u64 {
             return 0;
         }
         let Some(rule) = KILL_PATHS.get(&*key).copied() else { return 0 };
-        if in_exempt_cgroup() {
+        let Some(conf) = RESPONSE.get(0) else { return 0 };
+        if !in_scope(conf) {
             return 0;
         }
-        let per_minute = RESPONSE.get(0).map_or(0, |c| c.kills_per_minute);
-        let ret = if take_kill_token(per_minute) { bpf_send_signal(SIGKILL) as i32 } else { KILL_RATE_LIMITED };
+        let ret =
+            if take_kill_token(conf.kills_per_minute) { bpf_send_signal(SIGKILL) as i32 } else { KILL_RATE_LIMITED };
         (u64::from(rule) << 32) | u64::from(ret as u32)
     }
 }

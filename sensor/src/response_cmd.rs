@@ -126,7 +126,7 @@ fn open_kills(
     rules: &sensor::rules::RuleSet,
 ) -> Option<sensor::kernel::open_kill::OpenKillMaps> {
     use sensor::respond::plan::{KillSite, kill_site};
-    let wanted = policy.mode == sensor::respond::policy::Mode::Enforce
+    let wanted = policy.enforces_anywhere()
         && rules.rules().iter().any(|r| r.enabled && matches!(kill_site(rules, r), Some(KillSite::KernelOpen(_))));
     if !wanted {
         return None;

@@ -358,15 +358,46 @@ fn kernel_kills_stop_at_the_rate_limit_and_say_so() {
 /// `kube-system` is spared, from its pod's cgroup down).
 #[test]
 fn exempt_cgroups_and_their_children_are_never_killed() {
+    let Some((in_pod, outside)) =
+        kill_in_cgroups("ex", sensor_common::enforce::ALL, sensor::kernel::response::KillMaps::exempt)
+    else {
+        return;
+    };
+    assert!(in_pod.success(), "killed below an exempt cgroup: {in_pod:?}");
+    assert_eq!(outside.signal(), Some(libc::SIGKILL), "{outside:?}");
+}
+
+/// A global monitor with a namespace set to enforce: the kernel kills only
+/// below that namespace's pod cgroups (`enforce::LISTED`).
+#[test]
+fn enforced_namespaces_under_a_global_monitor_are_killed_only_in_their_cgroups() {
+    let Some((in_pod, outside)) =
+        kill_in_cgroups("en", sensor_common::enforce::LISTED, sensor::kernel::response::KillMaps::enforce_in)
+    else {
+        return;
+    };
+    assert_eq!(in_pod.signal(), Some(libc::SIGKILL), "not killed below an enforced cgroup: {in_pod:?}");
+    assert!(outside.success(), "killed outside the enforced cgroups: {outside:?}");
+}
+
+/// With the exec program loaded and armed in this process (`mode`) for
+/// one name, `mark` given a pod cgroup's id: that name run in a container
+/// cgroup below the pod, then in another cgroup. A status whose program
+/// was killed never created its marker (asserted here).
+fn kill_in_cgroups(
+    tag: &str,
+    mode: u32,
+    mark: impl Fn(&mut sensor::kernel::response::KillMaps, &[u64]) -> Result<(), sensor::kernel::response::ResponseMapError>,
+) -> Option<(std::process::ExitStatus, std::process::ExitStatus)> {
     use std::os::unix::fs::MetadataExt as _;
     use std::os::unix::process::CommandExt as _;
     if !common::kernel_tests_can_run() {
-        return;
+        return None;
     }
     let Ok(root) = sensor::kernel::dns_hook::cgroup2_root(None) else {
         assert!(std::env::var("CI").is_err(), "no cgroup v2 hierarchy in CI");
         eprintln!("SKIPPED: no cgroup v2 hierarchy");
-        return;
+        return None;
     };
     let mut loaded = sensor::kernel::programs::load(&sensor::kernel::programs::Options {
         ring_bytes: 1 << 16,
@@ -380,14 +411,14 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
     })
     .unwrap();
     let mut maps = sensor::kernel::response::KillMaps::take(&mut loaded.ebpf).unwrap();
-    let name = short_name("ex");
-    maps.sync(&[(name.clone(), 1)].into_iter().collect(), &std::collections::BTreeMap::new(), true, false, 0).unwrap();
+    let name = short_name(tag);
+    maps.sync(&[(name.clone(), 1)].into_iter().collect(), &std::collections::BTreeMap::new(), mode, false, 0).unwrap();
     let base = root.join(common::unique("resp"));
     let (pod, container, other) = (base.join("podx"), base.join("podx/c1"), base.join("other"));
     for d in [&container, &other] {
         std::fs::create_dir_all(d).unwrap();
     }
-    maps.exempt(&[std::fs::metadata(&pod).unwrap().ino()]).unwrap();
+    mark(&mut maps, &[std::fs::metadata(&pod).unwrap().ino()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bin = copy_bin(dir.path(), "/usr/bin/touch", &name);
     let run_in = |cg: &Path, marker: &Path| {
@@ -406,20 +437,18 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
                 Ok(())
             });
         }
-        common::retry_busy(&mut cmd, Command::status)
+        let st = common::retry_busy(&mut cmd, Command::status);
+        assert_eq!(marker.exists(), st.success(), "{st:?}");
+        st
     };
-    let spared = dir.path().join("spared");
-    let st = run_in(&container, &spared);
-    let killed = dir.path().join("killed");
-    let st2 = run_in(&other, &killed);
+    let in_pod = run_in(&container, &dir.path().join("in_pod"));
+    let outside = run_in(&other, &dir.path().join("outside"));
     drop(maps);
     drop(loaded);
     for d in [&container, &pod, &other, &base] {
         let _ = std::fs::remove_dir(d);
     }
-    assert!(st.success() && spared.exists(), "killed below an exempt cgroup: {st:?}");
-    assert_eq!(st2.signal(), Some(libc::SIGKILL), "{st2:?}");
-    assert!(!killed.exists());
+    Some((in_pod, outside))
 }
 
 /// `deny_connect` to 127.0.0.3:PORT: from inside a real Docker container

@@ -9,7 +9,7 @@ use aya::Ebpf;
 use aya::maps::{Array, HashMap, MapData, MapError};
 use sensor_common::{
     KILL_BASENAME_LEN, KILL_PATH_LEN, KillBasename, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES,
-    MAX_KILL_PATHS, ResponseConf,
+    MAX_KILL_PATHS, ResponseConf, enforce,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -77,11 +77,46 @@ pub struct KillMaps {
     /// What `paths` holds now.
     current_paths: BTreeMap<KillPath, u32>,
     conf: Array<MapData, ResponseConf>,
-    exempt: HashMap<MapData, u64, u32>,
+    /// Never act in these cgroups (and below).
+    exempt: CgroupSet,
+    /// Under `enforce::LISTED`, act only in these (and below).
+    enforced: CgroupSet,
     /// What `names` holds now.
     current: BTreeMap<KillName, u32>,
-    /// What `exempt` holds now.
-    exempt_ids: std::collections::BTreeSet<u64>,
+}
+
+/// `EXEMPT_CGROUPS` or `ENFORCE_CGROUPS`, and what it holds.
+struct CgroupSet {
+    name: &'static str,
+    map: HashMap<MapData, u64, u32>,
+    ids: std::collections::BTreeSet<u64>,
+}
+
+impl CgroupSet {
+    /// Past the map's size the oldest stay and the rest are refused (an error).
+    fn add(&mut self, ids: &[u64]) -> Result<(), ResponseMapError> {
+        for id in ids {
+            if self.ids.contains(id) {
+                continue;
+            }
+            if self.ids.len() >= MAX_EXEMPT_CGROUPS as usize {
+                return Err(ResponseMapError::TooMany { count: self.ids.len() + 1 });
+            }
+            self.map.insert(id, 1, 0).map_err(map_err(self.name, "insert"))?;
+            self.ids.insert(*id);
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<(), ResponseMapError> {
+        for id in std::mem::take(&mut self.ids) {
+            match self.map.remove(&id) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(self.name, "remove")(e)),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl KillMaps {
@@ -89,6 +124,7 @@ impl KillMaps {
     pub fn take(ebpf: &mut Ebpf) -> Result<KillMaps, ResponseMapError> {
         let mut take = |name: &'static str| ebpf.take_map(name).ok_or(ResponseMapError::Missing { name });
         let (names, conf, exempt) = (take("KILL_NAMES")?, take("RESPONSE")?, take("EXEMPT_CGROUPS")?);
+        let enforced = take("ENFORCE_CGROUPS")?;
         let (paths, basenames) = (take("KILL_PATHS")?, take("KILL_BASENAMES")?);
         Ok(KillMaps {
             names: HashMap::try_from(names).map_err(map_err("KILL_NAMES", "open"))?,
@@ -97,21 +133,29 @@ impl KillMaps {
             basenames: HashMap::try_from(basenames).map_err(map_err("KILL_BASENAMES", "open"))?,
             current_basenames: BTreeMap::new(),
             conf: Array::try_from(conf).map_err(map_err("RESPONSE", "open"))?,
-            exempt: HashMap::try_from(exempt).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
+            exempt: CgroupSet {
+                name: "EXEMPT_CGROUPS",
+                map: HashMap::try_from(exempt).map_err(map_err("EXEMPT_CGROUPS", "open"))?,
+                ids: std::collections::BTreeSet::new(),
+            },
+            enforced: CgroupSet {
+                name: "ENFORCE_CGROUPS",
+                map: HashMap::try_from(enforced).map_err(map_err("ENFORCE_CGROUPS", "open"))?,
+                ids: std::collections::BTreeSet::new(),
+            },
             current: BTreeMap::new(),
-            exempt_ids: std::collections::BTreeSet::new(),
         })
     }
 
     /// Makes the kernel kill exactly `names` and `paths` (→ rule id) at
-    /// exec, and only when `enforce`. Names and paths first, then the
-    /// mode: a reload never arms a half-written set. `wake_exec`: exec
+    /// exec, where `mode` (`sensor_common::enforce`) says. Names and paths
+    /// first, then the mode: a reload never arms a half-written set. `wake_exec`: exec
     /// records wake the reader at once (user-space kills at exec are armed).
     pub fn sync(
         &mut self,
         names: &BTreeMap<String, u32>,
         paths: &BTreeMap<String, u32>,
-        enforce: bool,
+        mode: u32,
         wake_exec: bool,
         kills_per_minute: u32,
     ) -> Result<(), ResponseMapError> {
@@ -120,8 +164,8 @@ impl KillMaps {
             return Err(ResponseMapError::TooMany { count: want.len() });
         }
         let wake_exec = u32::from(wake_exec);
-        if !enforce {
-            let c = ResponseConf { enforce: 0, wake_exec, paths: 0, kills_per_minute };
+        if mode == enforce::OFF {
+            let c = ResponseConf { enforce: enforce::OFF, wake_exec, paths: 0, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
@@ -137,9 +181,9 @@ impl KillMaps {
         }
         self.current = want;
         self.sync_paths(paths)?;
-        if enforce {
+        if mode != enforce::OFF {
             let paths = u32::try_from(self.current_paths.len()).unwrap_or(u32::MAX);
-            let c = ResponseConf { enforce: 1, wake_exec, paths, kills_per_minute };
+            let c = ResponseConf { enforce: mode, wake_exec, paths, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
         Ok(())
@@ -184,31 +228,21 @@ impl KillMaps {
         Ok(())
     }
 
-    /// Never kill in these cgroups (v2 ids) or below them. Past the map's
+    /// Never act in these cgroups (v2 ids) or below them. Past the map's
     /// size the oldest stay and the rest are refused (an error).
     pub fn exempt(&mut self, ids: &[u64]) -> Result<(), ResponseMapError> {
-        for id in ids {
-            if self.exempt_ids.contains(id) {
-                continue;
-            }
-            if self.exempt_ids.len() >= MAX_EXEMPT_CGROUPS as usize {
-                return Err(ResponseMapError::TooMany { count: self.exempt_ids.len() + 1 });
-            }
-            self.exempt.insert(id, 1, 0).map_err(map_err("EXEMPT_CGROUPS", "insert"))?;
-            self.exempt_ids.insert(*id);
-        }
-        Ok(())
+        self.exempt.add(ids)
     }
 
-    /// Forgets every exemption (the policy changed).
+    /// Under `enforce::LISTED`, act in these cgroups and below them.
+    pub fn enforce_in(&mut self, ids: &[u64]) -> Result<(), ResponseMapError> {
+        self.enforced.add(ids)
+    }
+
+    /// Forgets every exemption and enforced cgroup (the policy changed).
     pub fn clear_exempt(&mut self) -> Result<(), ResponseMapError> {
-        for id in std::mem::take(&mut self.exempt_ids) {
-            match self.exempt.remove(&id) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("EXEMPT_CGROUPS", "remove")(e)),
-            }
-        }
-        Ok(())
+        self.exempt.clear()?;
+        self.enforced.clear()
     }
 
     /// Entries in the kernel maps (names and paths).

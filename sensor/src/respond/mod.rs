@@ -7,7 +7,8 @@
 //!   path at exec ([`plan`]) is done by the kernel before the new image
 //!   runs: the names and paths are pushed into the exec programs' maps
 //!   ([`crate::kernel::response`]) at start and at every reload, and the
-//!   exec record says it was killed.
+//!   exec record says it was killed. One on an opened file's absolute path
+//!   is done at the open's entry ([`crate::kernel::open_kill`]).
 //! - `deny_connect` of a rule on a destination ([`deny`]) is done by the
 //!   cgroup connect programs ([`crate::kernel::deny_hook`]); `kill_container`
 //!   through `cgroup.kill` ([`kill_container`]); `isolate_pod` through the
@@ -213,15 +214,21 @@ impl Responder {
             self.classified.clear();
         }
         self.classified.insert(ev.cgroup_id);
-        let exempt = self.policy.allow_namespaces.contains(ns) || self.policy.mode_for(Some(ns)) == Mode::Monitor;
-        if !exempt {
+        let ns_mode = self.policy.mode_for(Some(ns));
+        let exempt = self.policy.allow_namespaces.contains(ns)
+            || (self.policy.mode == Mode::Enforce && ns_mode == Mode::Monitor);
+        // Under a global monitor, a namespace set to enforce is armed in
+        // the kernel cgroup by cgroup (`enforce::LISTED`).
+        let enforced = !exempt && self.policy.mode == Mode::Monitor && ns_mode == Mode::Enforce;
+        if !exempt && !enforced {
             return;
         }
         let ids = exempt::ids(self.cgroup_root.as_deref(), ev.pid, ev.cgroup_id);
-        if let Some(k) = &mut self.kernel
-            && let Err(e) = k.exempt(&ids)
-        {
-            warn!("response: namespace {ns} not exempted in the kernel: {}", crate::error_chain(&e));
+        let Some(k) = &mut self.kernel else { return };
+        let r = if exempt { k.exempt(&ids) } else { k.enforce_in(&ids) };
+        if let Err(e) = r {
+            let what = if exempt { "exempted" } else { "enforced" };
+            warn!("response: namespace {ns} not {what} in the kernel: {}", crate::error_chain(&e));
         }
     }
 
@@ -248,9 +255,11 @@ impl Responder {
         }
     }
 
-    /// The rules from now on: their actions, and the kernel's names. Only
-    /// the global `enforce` arms the kernel (namespace overrides are
-    /// decided in user space, where the namespace is known).
+    /// The rules from now on: their actions, and the kernel's names. A
+    /// global `enforce` arms the kernel everywhere but exempt cgroups; a
+    /// global `monitor` with namespaces set to `enforce` arms it only in
+    /// those namespaces' cgroups, added as their execs are seen
+    /// ([`Self::observe_exec`]).
     pub fn set_rules(&mut self, set: &RuleSet) {
         self.actions = set
             .rules()
@@ -266,7 +275,8 @@ impl Responder {
         }
         let allow = |n: &str| self.policy.allow_processes.contains(n);
         self.plan = plan::kernel_plan(set, &allow);
-        let enforce = self.policy.mode == Mode::Enforce;
+        let kmode = self.kernel_mode();
+        let enforce = kmode != sensor_common::enforce::OFF;
         // A kill_process rule the kernel cannot decide, in a mode that
         // enforces somewhere: its exec must reach the rules at once.
         let wake = self.policy.enforces_anywhere()
@@ -290,12 +300,16 @@ impl Responder {
         }
         self.sync_open_kills(enforce);
         let Some(k) = &mut self.kernel else { return };
-        match k.sync(&self.plan.names, &self.plan.paths, enforce, wake, self.policy.max_actions_per_minute) {
+        match k.sync(&self.plan.names, &self.plan.paths, kmode, wake, self.policy.max_actions_per_minute) {
             Ok(()) => {
                 info!(
                     "response: {} process names and paths killed in the kernel at exec ({})",
                     k.len(),
-                    if enforce { "armed" } else { "monitor mode: not armed" }
+                    match kmode {
+                        sensor_common::enforce::ALL => "armed",
+                        sensor_common::enforce::LISTED => "armed in the namespaces set to enforce",
+                        _ => "monitor mode: not armed",
+                    }
                 );
                 if let Some(m) = &self.metrics {
                     m.kernel_names.set(i64::try_from(k.len()).unwrap_or(i64::MAX));
@@ -514,7 +528,20 @@ impl Responder {
     }
 
     fn kernel_armed_mode(&self) -> bool {
-        self.policy.mode == Mode::Enforce
+        self.policy.enforces_anywhere()
+    }
+
+    /// Where the kernel acts (`sensor_common::enforce`): everywhere under a
+    /// global enforce, in the enforced namespaces' cgroups under a global
+    /// monitor with such namespaces, else nowhere.
+    fn kernel_mode(&self) -> u32 {
+        if self.policy.mode == Mode::Enforce {
+            sensor_common::enforce::ALL
+        } else if self.policy.enforces_anywhere() {
+            sensor_common::enforce::LISTED
+        } else {
+            sensor_common::enforce::OFF
+        }
     }
 
     /// Carries out one action in user space.
@@ -550,7 +577,7 @@ impl Responder {
     /// Whether the kernel kills at exec (enforce mode, maps written).
     #[must_use]
     pub fn kernel_armed(&self) -> bool {
-        self.kernel_ok && self.kernel.is_some() && self.policy.mode == Mode::Enforce
+        self.kernel_ok && self.kernel.is_some() && self.policy.enforces_anywhere()
     }
 }
 
