@@ -108,6 +108,8 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
     let regs = kbtf.regs_offsets()?;
     let r = regs.unwrap_or_default();
     let (compat_status_off, compat_mask) = kbtf.compat_test().unwrap_or((u32::MAX, 0));
+    // The parsed vmlinux BTF is tens of MiB: gone before aya parses its own.
+    drop(kbtf);
     let cfg = Config {
         agent_tgid: opts.agent_tgid,
         sys_exit_id_off: tracefs::field_offset(&root, "raw_syscalls", "sys_exit", "id")?,

@@ -10,6 +10,7 @@ use log::{debug, warn};
 use sensor_common::loss;
 
 pub mod alert_stage;
+mod heap;
 pub mod outputs_swap;
 pub mod wire;
 
@@ -222,11 +223,15 @@ pub async fn run<S: Sink>(
     out: &mut S,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), PipelineError> {
+    // Start-up's transient heap (the node's BTF, the rules' compilation)
+    // leaves the RSS before the ring's pages join it.
+    heap::trim();
     let mut ring = Ring::open(&mut loaded.ebpf)?;
     let mut losses = tokio::time::interval(Duration::from_millis(500));
     tokio::pin!(stop);
     pipe.metrics.dns.capture.set(i64::from(loaded.dns.is_ok()));
     pipe.metrics.health.set_ready();
+    let mut ticks: u32 = 0;
     // Tests and scripts wait for this line before acting: the programs are
     // attached, the ring is open and /readyz says so.
     eprintln!("sensor: ready");
@@ -238,6 +243,10 @@ pub async fn run<S: Sink>(
             }
             _ = losses.tick() => {
                 pipe.metrics.health.beat();
+                ticks = ticks.wrapping_add(1);
+                if ticks % 120 == 0 {
+                    drop(tokio::task::spawn_blocking(heap::trim));
+                }
                 match programs::take_ring_fill(&mut loaded.ebpf) {
                     // Bytes waiting never exceed the ring's (u32) size.
                     Ok(b) => pipe.metrics.ring_fill.set(

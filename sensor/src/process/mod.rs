@@ -12,6 +12,7 @@ use crate::event::decode::Lifecycle;
 use crate::event::process_view::{Ancestor, ProcessView, SharedView};
 
 pub mod entry;
+mod env;
 pub mod path;
 pub mod procfs;
 
@@ -19,6 +20,10 @@ pub use entry::{Details, Process};
 
 /// How far up `ancestors` goes; Falco rules use up to `proc.aname[7]`.
 pub const MAX_ANCESTORS: usize = 8;
+
+/// Cached process views (each holds its ancestry and its JSON): enough for
+/// every process that is producing events, not one per idle process.
+const MAX_VIEWS: usize = 4096;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TableStats {
@@ -48,6 +53,7 @@ pub struct ProcessTable {
     /// Parent pids of the table's processes: only their changes can reach
     /// another process's view.
     parents: HashSet<u32>,
+    envs: env::EnvInterner,
     grace: Duration,
     capacity: usize,
     stats: TableStats,
@@ -62,6 +68,7 @@ impl ProcessTable {
             views: HashMap::new(),
             generation: 0,
             parents: HashSet::new(),
+            envs: env::EnvInterner::default(),
             grace,
             capacity,
             stats: TableStats::default(),
@@ -181,7 +188,7 @@ impl ProcessTable {
                 details.exe_writable = x.exe_writable;
                 details.exe_upper_layer = x.exe_upper_layer;
                 details.exe_from_memfd = x.exe_from_memfd;
-                details.env = x.env.clone().into();
+                details.env = self.envs.intern(&x.env);
                 details.unit.clone_from(&x.unit);
                 self.insert(Process {
                     pid,
@@ -282,7 +289,9 @@ impl ProcessTable {
             return Some(v.clone());
         }
         let v = Arc::new(SharedView::new(self.build_view(pid)?));
-        if self.views.len() >= self.capacity {
+        // Views of the processes events come from now; an idle process's
+        // is rebuilt when it acts again.
+        if self.views.len() >= MAX_VIEWS {
             self.views.clear();
         }
         self.views.insert(pid, (self.generation, v.clone()));

@@ -233,3 +233,35 @@ fn the_latest_exited_incarnation_of_a_pid_resolves() {
     assert_eq!(t.resolve(BASE + 7).unwrap().exe, "/bin/c");
     assert_eq!(t.resolve(BASE + 8).unwrap().exe, "/bin/other");
 }
+
+/// 10,000 idle processes: the cached views stay bounded and the processes
+/// execed with one environment share one copy of it.
+#[test]
+fn views_are_bounded_and_equal_environments_shared() {
+    let mut t = ProcessTable::new(20_000, Duration::from_secs(60));
+    let env: Vec<String> = (0..40).map(|i| format!("VAR{i}=some value of a usual length")).collect();
+    for i in 0..10_000 {
+        t.apply(
+            BASE + i,
+            "sleep",
+            0,
+            &Lifecycle::Exec(Box::new(crate::event::decode::ExecInfo {
+                ppid: 0,
+                start_ns: u64::from(i) + 1,
+                exe: "/bin/sleep".into(),
+                args: vec!["sleep".into(), "900".into()],
+                env: env.clone(),
+                loginuid: -1,
+                ..Default::default()
+            })),
+        );
+        assert!(t.view(BASE + i).is_some());
+    }
+    assert!(t.views.len() <= MAX_VIEWS, "{} views cached", t.views.len());
+    let a = t.get(BASE).unwrap().details.env.clone();
+    let b = t.get(BASE + 9_999).unwrap().details.env.clone();
+    assert!(Arc::ptr_eq(&a, &b), "one environment, one copy");
+    assert_eq!(&*a, &env[..]);
+    // A view evicted with its idle process is rebuilt when it acts again.
+    assert_eq!(t.view(BASE + 1).unwrap().exec_id, format!("{}:2", BASE + 1));
+}
