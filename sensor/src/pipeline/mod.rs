@@ -244,7 +244,7 @@ pub async fn run<S: Sink>(
             _ = losses.tick() => {
                 pipe.metrics.health.beat();
                 ticks = ticks.wrapping_add(1);
-                if ticks % 120 == 0 {
+                if ticks.is_multiple_of(120) {
                     drop(tokio::task::spawn_blocking(heap::trim));
                 }
                 match programs::take_ring_fill(&mut loaded.ebpf) {

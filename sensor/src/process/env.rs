@@ -52,21 +52,21 @@ mod tests {
 
     #[test]
     fn equal_environments_share_one_copy_and_forgotten_ones_go() {
-        let mut i = EnvInterner::default();
-        let a = i.intern(&env(&["PATH=/bin", "HOME=/root"]));
-        let b = i.intern(&env(&["PATH=/bin", "HOME=/root"]));
-        assert!(Arc::ptr_eq(&a, &b));
-        let c = i.intern(&env(&["PATH=/bin"]));
-        assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(i.by_hash.len(), 2);
-        drop((a, b));
+        let mut interner = EnvInterner::default();
+        let first = interner.intern(&env(&["PATH=/bin", "HOME=/root"]));
+        let same = interner.intern(&env(&["PATH=/bin", "HOME=/root"]));
+        assert!(Arc::ptr_eq(&first, &same));
+        let other = interner.intern(&env(&["PATH=/bin"]));
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(interner.by_hash.len(), 2);
+        drop((first, same));
         // Nobody holds it: a new copy, equal in content.
-        let d = i.intern(&env(&["PATH=/bin", "HOME=/root"]));
-        assert_eq!(&*d, &env(&["PATH=/bin", "HOME=/root"])[..]);
+        let again = interner.intern(&env(&["PATH=/bin", "HOME=/root"]));
+        assert_eq!(&*again, &env(&["PATH=/bin", "HOME=/root"])[..]);
         for n in 0..super::MAX_ENVS + 10 {
-            drop(i.intern(&env(&[&format!("N={n}")])));
+            drop(interner.intern(&env(&[&format!("N={n}")])));
         }
-        assert!(i.by_hash.len() <= super::MAX_ENVS, "{}", i.by_hash.len());
-        drop((c, d));
+        assert!(interner.by_hash.len() <= super::MAX_ENVS, "{}", interner.by_hash.len());
+        drop((other, again));
     }
 }
