@@ -43,6 +43,15 @@ pub struct BenchArgs {
     /// response rules, monitor mode against `--enforce`.
     #[arg(long, conflicts_with_all = ["dns_only", "baseline_only"])]
     response_only: bool,
+    /// Only the agent's RSS: idle, with `--processes` live processes, after
+    /// they exit (Falco's stable rules and the built-in ones loaded).
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only"])]
+    memory_only: bool,
+    #[arg(long, default_value_t = 10_000)]
+    processes: usize,
+    /// Only the soak: this many minutes of mixed load, RSS sampled.
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only", "memory_only"])]
+    soak_minutes: Option<u64>,
 }
 
 struct Sample {
@@ -107,6 +116,8 @@ pub(crate) fn stop(mut r: Running) -> anyhow::Result<Option<serde_json_lite::Sum
 
 /// The sensor's summary line is flat JSON of counters; parsed by hand to
 /// keep xtask free of serde.
+pub(crate) use serde_json_lite::Summary;
+
 mod serde_json_lite {
     use std::collections::BTreeMap;
 
@@ -145,6 +156,12 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     }
     if a.response_only {
         return crate::response_bench::run(a.rounds, a.execs, a.connects, &sensor);
+    }
+    if a.memory_only {
+        return crate::memory_bench::run_memory(&sensor, a.processes);
+    }
+    if let Some(minutes) = a.soak_minutes {
+        return crate::memory_bench::run_soak(&sensor, minutes);
     }
     if !a.dns_only {
         run_sensor_bench(a, &sensor)?;
