@@ -130,10 +130,14 @@ fn mixed_second(cg: &Path, listener: &TcpListener, tick: u64) -> anyhow::Result<
 }
 
 pub fn run_soak(sensor: &Path, minutes: u64) -> anyhow::Result<()> {
-    let root = PathBuf::from("/sys/fs/cgroup");
-    if !root.join("cgroup.controllers").exists() {
-        bail!("the soak needs a cgroup v2 hierarchy at /sys/fs/cgroup");
-    }
+    // Pure v2, or the unified hierarchy of a hybrid node.
+    let Some(root) = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.join("cgroup.controllers").exists())
+    else {
+        bail!("the soak needs a cgroup v2 hierarchy (/sys/fs/cgroup or /sys/fs/cgroup/unified)");
+    };
     let cg = root.join(format!("sensor-soak-{}", std::process::id()));
     std::fs::create_dir_all(&cg)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
