@@ -49,6 +49,9 @@ pub struct BenchArgs {
     memory_only: bool,
     #[arg(long, default_value_t = 10_000)]
     processes: usize,
+    /// Only bursts of 100k to 2M events under the default ring: loss per size.
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only", "memory_only"])]
+    burst_only: bool,
     /// Only the soak: this many minutes of mixed load, RSS sampled.
     #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only", "memory_only"])]
     soak_minutes: Option<u64>,
@@ -159,6 +162,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     }
     if a.memory_only {
         return crate::memory_bench::run_memory(&sensor, a.processes);
+    }
+    if a.burst_only {
+        return crate::burst_bench::run(&sensor);
     }
     if let Some(minutes) = a.soak_minutes {
         return crate::memory_bench::run_soak(&sensor, minutes);

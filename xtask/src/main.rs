@@ -2,6 +2,7 @@
 
 mod baseline_bench;
 mod bench;
+mod burst_bench;
 mod memory_bench;
 mod response_bench;
 mod workload;
