@@ -245,6 +245,8 @@ fn exempt_cgroups_and_their_children_are_never_killed() {
             no_dns: true,
         },
         hooks: sensor::kernel::programs::SyscallHooks::Btf,
+        native: sensor::kernel::programs::NativeSyscalls::Tracepoints,
+        compat: sensor::kernel::programs::CompatSyscalls::Always,
         cgroup_root: None,
     })
     .unwrap();

@@ -43,6 +43,22 @@ pub struct BenchArgs {
     /// response rules, monitor mode against `--enforce`.
     #[arg(long, conflicts_with_all = ["dns_only", "baseline_only"])]
     response_only: bool,
+    /// Only the read/write storm (syscalls nothing needs): no tracer,
+    /// bpftrace on openat only, bpftrace's empty raw `sys_exit` program,
+    /// and `sensor run` with the default and Falco's stable rules.
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only"])]
+    rw_only: bool,
+    /// Syscalls of the read/write storm.
+    #[arg(long, default_value_t = 4_000_000)]
+    rw_syscalls: u64,
+    /// With `--rw-only`: one more `sensor run` per round with these extra
+    /// arguments (space-separated); repeat for more.
+    #[arg(long = "rw-variant", value_name = "ARGS")]
+    rw_variants: Vec<String>,
+    /// The sensor binary to time instead of building this tree's (an older
+    /// build, to compare).
+    #[arg(long, value_name = "PATH")]
+    sensor_bin: Option<PathBuf>,
 }
 
 struct Sample {
@@ -58,6 +74,11 @@ pub(crate) fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
     let t0 = Instant::now();
     crate::run(Command::new(exe).args(["workload", &name, &n.to_string()]))?;
     Ok(t0.elapsed())
+}
+
+pub(crate) fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 pub(crate) struct Running {
@@ -124,7 +145,7 @@ mod serde_json_lite {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
@@ -134,12 +155,18 @@ fn expected_types(kind: Kind) -> &'static [&'static str] {
         Kind::Open => &["events.openat"],
         Kind::Exec => &["events.execve"],
         Kind::Connect => &["events.connect"],
-        Kind::Udp | Kind::Write => &[],
+        Kind::Udp | Kind::Write | Kind::ReadWrite => &[],
     }
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
-    let sensor = crate::build_release()?;
+    let sensor = match &a.sensor_bin {
+        Some(p) => p.clone(),
+        None => crate::build_release()?,
+    };
+    if a.rw_only {
+        return crate::rw_bench::run(a.rounds, a.rw_syscalls, &sensor, &a.rw_variants);
+    }
     if a.baseline_only {
         return crate::baseline_bench::run(a.rounds, a.opens, &sensor);
     }
@@ -250,7 +277,7 @@ fn run_dns_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists())
 }
 

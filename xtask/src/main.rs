@@ -3,6 +3,7 @@
 mod baseline_bench;
 mod bench;
 mod response_bench;
+mod rw_bench;
 mod workload;
 
 use std::process::Command;
@@ -43,7 +44,7 @@ enum Cmd {
     Workload(workload::WorkloadArgs),
 }
 
-fn root() -> std::path::PathBuf {
+pub(crate) fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
 }
 
