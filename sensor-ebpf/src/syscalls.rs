@@ -58,6 +58,15 @@ pub static COMPAT_EXECS: RingBuf = RingBuf::with_byte_size(4096, 0);
 // per-syscall events never fire for those on x86-64), native syscalls
 // without a per-syscall event, or every native one (`--native-syscalls raw`).
 
+/// Offset of the syscall number in `struct pt_regs` (`orig_ax` on x86-64),
+/// from this node's BTF, set by the agent at load time. In `.rodata`,
+/// frozen before the programs load: the verifier knows its value, so the
+/// BTF hook reads the register with one plain load of the typed `regs`
+/// pointer instead of a `bpf_probe_read_kernel` call. That read and one
+/// array lookup are all a syscall nothing needs costs.
+#[unsafe(no_mangle)]
+static REGS_NR_OFF: u32 = 0;
+
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
     let _ = try_sys_exit_btf(&ctx);
@@ -66,16 +75,30 @@ pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_sys_exit_btf(ctx: &BtfTracePointContext) -> Option<()> {
-    let cfg = CONFIG.get(0)?;
-    let regs = ctx.arg::<*const u8>(0) as u64;
-    // SAFETY: read through bpf_probe_read_kernel at an offset from BTF.
-    let nr: i64 = unsafe { read::<i64>(regs, cfg.regs_nr_off)? };
+    let regs: *const u8 = ctx.arg(0);
+    if regs.is_null() {
+        return None;
+    }
+    // SAFETY: a constant the agent wrote before load.
+    let off = unsafe { core::ptr::read_volatile(&raw const REGS_NR_OFF) };
+    // SAFETY: `regs` is the tracepoint's `struct pt_regs *` (BTF-typed, the
+    // verifier checks the access against the struct and guards the load);
+    // `off` is a member's offset from this kernel's BTF.
+    let nr: i64 = unsafe { *(regs.add(off as usize).cast::<i64>()) };
     let want = raw_wanted(nr)?;
+    let cfg = CONFIG.get(0)?;
     if (bpf_get_current_pid_tgid() >> 32) as u32 == cfg.agent_tgid {
         return None;
     }
     let ret: i64 = ctx.arg(1);
-    raw_exit(cfg, regs, nr, ret, want)
+    raw_exit(cfg, regs as u64, nr, ret, want)
+}
+
+/// Benchmarks only (`SENSOR_BENCH_RAW_FLOOR=1`): what any program on the
+/// raw `sys_exit` hook costs every syscall before it does anything.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_floor(_ctx: BtfTracePointContext) -> u32 {
+    0
 }
 
 #[tracepoint]

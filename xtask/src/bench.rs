@@ -52,8 +52,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 4_000_000)]
     rw_syscalls: u64,
     /// With `--rw-only`: one more `sensor run` per round with these extra
-    /// arguments (space-separated); repeat for more.
-    #[arg(long = "rw-variant", value_name = "ARGS")]
+    /// arguments (space-separated), or `events ARGS...` for a `sensor
+    /// events` run; repeat for more.
+    #[arg(long = "rw-variant", value_name = "ARGS", allow_hyphen_values = true)]
     rw_variants: Vec<String>,
     /// The sensor binary to time instead of building this tree's (an older
     /// build, to compare).
@@ -70,7 +71,7 @@ struct Sample {
 
 pub(crate) fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
     let exe = std::env::current_exe()?;
-    let name = format!("{kind:?}").to_lowercase();
+    let name = clap::ValueEnum::to_possible_value(&kind).context("workload name")?.get_name().to_owned();
     let t0 = Instant::now();
     crate::run(Command::new(exe).args(["workload", &name, &n.to_string()]))?;
     Ok(t0.elapsed())

@@ -24,8 +24,9 @@ const BPFTRACE_RAW_EXIT: &str = "rawtracepoint:sys_exit { }";
 enum Tracer {
     None,
     Bpftrace(PathBuf, &'static str),
-    /// Extra arguments of `sensor run`.
-    Sensor(Vec<String>),
+    /// Another sensor binary (`@PATH` first in a variant: an older build),
+    /// and extra arguments of `sensor run`, or `events ...`: a `sensor events` run.
+    Sensor(Option<PathBuf>, Vec<String>),
 }
 
 struct Row {
@@ -59,10 +60,23 @@ pub fn run(rounds: usize, n: u64, sensor: &Path, variants: &[String]) -> anyhow:
     } else {
         eprintln!("bpftrace not installed (Debian package bpftrace): its rows are skipped");
     }
-    rows.push(Row::new("sensor run, default + Falco stable rules".into(), Tracer::Sensor(Vec::new())));
+    rows.push(Row::new("sensor run, default + Falco stable rules".into(), Tracer::Sensor(None, Vec::new())));
     for v in variants {
-        let args: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
-        rows.push(Row::new(format!("sensor run, default + Falco stable rules, {v}"), Tracer::Sensor(args)));
+        let mut args: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
+        let bin = match args.first().and_then(|a| a.strip_prefix('@')) {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                args.remove(0);
+                Some(p)
+            }
+            None => None,
+        };
+        let label = if args.first().is_some_and(|a| a == "events") {
+            format!("sensor {v}")
+        } else {
+            format!("sensor run, default + Falco stable rules, {v}")
+        };
+        rows.push(Row::new(label, Tracer::Sensor(bin, args)));
     }
     for round in 0..rounds {
         // Rotate the order: no position bias against the noisy machine.
@@ -91,7 +105,7 @@ pub fn run(rounds: usize, n: u64, sensor: &Path, variants: &[String]) -> anyhow:
     for r in rows {
         let lo = r.ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = r.ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sensor = matches!(r.tracer, Tracer::Sensor(_));
+        let sensor = matches!(r.tracer, Tracer::Sensor(..));
         let (ev, lost) = if sensor { (r.events.to_string(), r.lost.to_string()) } else { ("-".into(), "-".into()) };
         println!(
             "| {} | {:.3} s | {:.3}x | {lo:.3}–{hi:.3} | {ev} | {lost} |",
@@ -119,9 +133,14 @@ fn measure(tracer: &Tracer, n: u64, sensor: &Path, falco: &Path) -> anyhow::Resu
             let _ = stop(r)?;
             Ok((t, 0, 0))
         }
-        Tracer::Sensor(extra) => {
-            let mut cmd = Command::new(sensor);
-            cmd.args(["run", "--no-listen", "--rules"]).arg(falco).args(extra);
+        Tracer::Sensor(bin, extra) => {
+            let mut cmd = Command::new(bin.as_deref().unwrap_or(sensor));
+            if extra.first().is_some_and(|a| a == "events") {
+                // A variant of `sensor events` (a narrower kernel selection).
+                cmd.args(["events", "--no-listen"]).args(&extra[1..]);
+            } else {
+                cmd.args(["run", "--no-listen", "--rules"]).arg(falco).args(extra);
+            }
             let r = start(&mut cmd, Some("sensor: ready"))?;
             let t = time_workload(Kind::ReadWrite, n)?;
             let sum = stop(r)?.context("sensor printed no summary")?;

@@ -175,8 +175,11 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         return Err(LoadError::NoRegsMapping { arch: std::env::consts::ARCH });
     }
 
-    let mut ebpf =
-        EbpfLoader::new().map_max_entries("EVENTS", opts.ring_bytes).load(OBJECT).map_err(LoadError::Object)?;
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries("EVENTS", opts.ring_bytes)
+        .override_global("REGS_NR_OFF", &r.nr, true)
+        .load(OBJECT)
+        .map_err(LoadError::Object)?;
 
     {
         let m = ebpf.map_mut("CONFIG").ok_or(LoadError::MissingMap { name: "CONFIG" })?;
@@ -350,6 +353,15 @@ fn attach_syscalls(ebpf: &mut Ebpf, btf: &Btf, root: &Path, opts: &Options) -> R
     }
     let attach_now = want.iter().any(|w| *w != 0);
     st.raw_kind = load_raw(ebpf, btf, opts.hooks, attach_now)?;
+    if std::env::var_os("SENSOR_BENCH_RAW_FLOOR").is_some() {
+        // Benchmarks only: an empty program on the raw hook, the floor.
+        let name = "sys_exit_floor";
+        let p: &mut BtfTracePoint =
+            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+        p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
+        p.attach().map_err(prog_err(name, "attach"))?;
+        warn!("SENSOR_BENCH_RAW_FLOOR: an empty program on the raw sys_exit hook (benchmarks only)");
+    }
     st.raw_attached = attach_now;
     if opts.compat == CompatSyscalls::Auto && !st.compat_covered && !st.compat_nrs.is_empty() {
         let name = "compat_exec_watch";
