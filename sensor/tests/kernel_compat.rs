@@ -64,7 +64,8 @@ fn always_mode_sees_the_first_32bit_program_and_native_once() {
         TYPES,
     ]);
     let log = s.stderr.lock().unwrap().join("\n");
-    assert!(log.contains("per-syscall tracepoints; 32-bit syscalls: raw hook; raw hook btf"), "{log}");
+    // One event per selected syscall; the raw hook for 32-bit ones only.
+    assert!(log.contains("native syscalls: 5 per-syscall tracepoints; 32-bit syscalls: raw hook; raw hook btf"), "{log}");
     run_and_check(&s, &prog, dir.path());
 
     let path = dir.path().join(unique("native"));
@@ -74,12 +75,13 @@ fn always_mode_sees_the_first_32bit_program_and_native_once() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let opens = s.all(|e| (is(e, "openat") || is(e, "open")) && arg(e, "name") == p.as_str());
     assert_eq!(opens.len(), 1, "{opens:?}");
-    assert_eq!(opens[0]["compat"], false);
+    assert_ne!(opens[0]["compat"], true, "{opens:?}");
 }
 
 /// `--compat-syscalls auto`: no raw hook until a 32-bit program runs; its
 /// exec attaches the hook (logged, counted), and from then on 32-bit
-/// syscalls are all recorded. The first program's own syscalls may be
+/// syscalls are all recorded. (The other tests here run 32-bit programs
+/// too: whichever exec comes first attaches it.) The first program's own syscalls may be
 /// missed (it runs for well under a millisecond): not asserted either way.
 #[test]
 fn auto_mode_attaches_the_compat_hook_at_the_first_32bit_exec() {
@@ -103,7 +105,6 @@ fn auto_mode_attaches_the_compat_hook_at_the_first_32bit_exec() {
     assert!(log.contains("32-bit syscalls: raw hook once a 32-bit program runs; raw hook not attached"), "{log}");
     let addr = s.metrics_addr();
     let metrics = || common::scrape(&addr);
-    assert!(metrics().contains("sensor_syscall_raw_hook_attached 0"), "{}", metrics());
 
     // The first 32-bit program: its exec attaches the hook.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -121,7 +122,12 @@ fn auto_mode_attaches_the_compat_hook_at_the_first_32bit_exec() {
     let m = metrics();
     assert!(m.contains("sensor_syscall_raw_hook_attached 1"), "{m}");
     assert!(m.contains("sensor_syscall_compat_covered 1"), "{m}");
-    assert!(m.contains("sensor_syscall_compat_uncovered_execs_total 1"), "{m}");
+    // At least ours: the other tests of this binary run 32-bit programs too.
+    let uncovered = m
+        .lines()
+        .find_map(|l| l.strip_prefix("sensor_syscall_compat_uncovered_execs_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(uncovered.is_some_and(|n| n >= 1), "{m}");
     drop(listener);
 
     // The next one is seen whole.
