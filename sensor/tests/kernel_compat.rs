@@ -65,7 +65,10 @@ fn always_mode_sees_the_first_32bit_program_and_native_once() {
     ]);
     let log = s.stderr.lock().unwrap().join("\n");
     // One event per selected syscall; the raw hook for 32-bit ones only.
-    assert!(log.contains("native syscalls: 5 per-syscall tracepoints; 32-bit syscalls: raw hook; raw hook btf"), "{log}");
+    assert!(
+        log.contains("native syscalls: 5 per-syscall tracepoints; 32-bit syscalls: raw hook; raw hook btf"),
+        "{log}"
+    );
     run_and_check(&s, &prog, dir.path());
 
     let path = dir.path().join(unique("native"));

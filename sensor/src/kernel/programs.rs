@@ -333,8 +333,8 @@ fn attach_syscalls(ebpf: &mut Ebpf, btf: &Btf, root: &Path, opts: &Options) -> R
             want[sc.nr as usize] |= raw_want::NATIVE;
         }
     }
-    let compat_now = opts.compat == CompatSyscalls::Always
-        || (opts.compat == CompatSyscalls::Auto && !st.raw_native.is_empty());
+    let compat_now =
+        opts.compat == CompatSyscalls::Always || (opts.compat == CompatSyscalls::Auto && !st.raw_native.is_empty());
     if compat_now {
         // Attached anyway (or asked for): 32-bit syscalls from the start.
         for &i in &st.compat_nrs {
@@ -356,8 +356,11 @@ fn attach_syscalls(ebpf: &mut Ebpf, btf: &Btf, root: &Path, opts: &Options) -> R
     if std::env::var_os("SENSOR_BENCH_RAW_FLOOR").is_some() {
         // Benchmarks only: an empty program on the raw hook, the floor.
         let name = "sys_exit_floor";
-        let p: &mut BtfTracePoint =
-            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
         p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
         p.attach().map_err(prog_err(name, "attach"))?;
         warn!("SENSOR_BENCH_RAW_FLOOR: an empty program on the raw sys_exit hook (benchmarks only)");
@@ -458,8 +461,11 @@ pub fn cover_compat(loaded: &mut Loaded) -> Result<(), LoadError> {
     st.compat_covered = true;
     if let Some(link) = st.watch.take() {
         let name = "compat_exec_watch";
-        let p: &mut BtfTracePoint =
-            ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
         p.detach(link).map_err(prog_err(name, "detach"))?;
     }
     Ok(())

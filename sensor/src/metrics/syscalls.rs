@@ -25,9 +25,8 @@ impl SyscallMetrics {
             "Syscalls delivered through their own syscalls:sys_exit_<name> tracepoint",
         )
         .expect("static");
-        let raw_native =
-            IntGauge::new("syscall_raw_native", "Native syscalls delivered through the raw sys_exit hook")
-                .expect("static");
+        let raw_native = IntGauge::new("syscall_raw_native", "Native syscalls delivered through the raw sys_exit hook")
+            .expect("static");
         let raw_attached = IntGauge::new(
             "syscall_raw_hook_attached",
             "1 while the raw sys_exit hook is attached (every syscall of the node runs it)",
