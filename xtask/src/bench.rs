@@ -48,9 +48,13 @@ pub struct BenchArgs {
     /// and `sensor run` with the default and Falco's stable rules.
     #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only"])]
     rw_only: bool,
-    /// Syscalls of the read/write storm.
+    /// Syscalls of the read/write storm (or iterations of `--rw-storm`).
     #[arg(long, default_value_t = 4_000_000)]
     rw_syscalls: u64,
+    /// The storm `--rw-only` times (`open`: the same comparison on the open
+    /// storm, to check for a regression there).
+    #[arg(long, value_enum, default_value_t = Kind::ReadWrite)]
+    rw_storm: Kind,
     /// With `--rw-only`: one more `sensor run` per round with these extra
     /// arguments (space-separated), or `events ARGS...` for a `sensor
     /// events` run; repeat for more.
@@ -166,7 +170,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         None => crate::build_release()?,
     };
     if a.rw_only {
-        return crate::rw_bench::run(a.rounds, a.rw_syscalls, &sensor, &a.rw_variants);
+        return crate::rw_bench::run(a.rounds, a.rw_storm, a.rw_syscalls, &sensor, &a.rw_variants);
     }
     if a.baseline_only {
         return crate::baseline_bench::run(a.rounds, a.opens, &sensor);

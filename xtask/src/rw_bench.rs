@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::bench::{median, median_f64, start, stop, which};
+use crate::workload::Kind;
 
 const BPFTRACE_OPENAT: &str =
     "tracepoint:syscalls:sys_enter_openat,tracepoint:syscalls:sys_exit_openat { @[probe] = count(); }";
@@ -55,7 +56,7 @@ fn falco_stable() -> anyhow::Result<PathBuf> {
         .with_context(|| format!("no shared/falco/falco_rules.yaml above {} (set SENSOR_FALCO_RULES)", root.display()))
 }
 
-pub fn run(rounds: usize, n: u64, sensor: &Path, variants: &[String]) -> anyhow::Result<()> {
+pub fn run(rounds: usize, kind: Kind, n: u64, sensor: &Path, variants: &[String]) -> anyhow::Result<()> {
     let falco = falco_stable()?;
     let mut rows = vec![Row::new("no tracer".into(), Tracer::None)];
     if let Some(bt) = which("bpftrace") {
@@ -95,7 +96,7 @@ pub fn run(rounds: usize, n: u64, sensor: &Path, variants: &[String]) -> anyhow:
         let order: Vec<usize> = (0..k).map(|i| (i + round) % k).collect();
         let mut times = vec![(Duration::ZERO, Duration::ZERO); k];
         for &i in &order {
-            let (t, lost, events) = measure(&rows[i].tracer, n, sensor, &falco)?;
+            let (t, lost, events) = measure(&rows[i].tracer, kind, n, sensor, &falco)?;
             eprintln!("round {round} {}: wall {:?} cpu {:?} lost {lost}", rows[i].label, t.0, t.1);
             times[i] = t;
             rows[i].lost = rows[i].lost.max(lost);
@@ -139,9 +140,10 @@ impl Row {
 }
 
 /// The storm in its own process: wall time and the process's CPU time.
-fn storm(n: u64) -> anyhow::Result<(Duration, Duration)> {
+fn storm(kind: Kind, n: u64) -> anyhow::Result<(Duration, Duration)> {
+    let name = clap::ValueEnum::to_possible_value(&kind).context("workload name")?.get_name().to_owned();
     let t0 = Instant::now();
-    let child = Command::new(std::env::current_exe()?).args(["workload", "read-write", &n.to_string()]).spawn()?;
+    let child = Command::new(std::env::current_exe()?).args(["workload", &name, &n.to_string()]).spawn()?;
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -149,7 +151,7 @@ fn storm(n: u64) -> anyhow::Result<(Duration, Duration)> {
     let r = unsafe { libc::wait4(child.id() as i32, &raw mut status, 0, &raw mut ru) };
     let wall = t0.elapsed();
     if r < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("the read/write storm failed (wait4 {r}, status {status})");
+        bail!("the {name} storm failed (wait4 {r}, status {status})");
     }
     let tv = |t: libc::timeval| {
         Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
@@ -159,12 +161,18 @@ fn storm(n: u64) -> anyhow::Result<(Duration, Duration)> {
 }
 
 /// One storm under `tracer`: its times, and the sensor's lost and total events.
-fn measure(tracer: &Tracer, n: u64, sensor: &Path, falco: &Path) -> anyhow::Result<((Duration, Duration), u64, u64)> {
+fn measure(
+    tracer: &Tracer,
+    kind: Kind,
+    n: u64,
+    sensor: &Path,
+    falco: &Path,
+) -> anyhow::Result<((Duration, Duration), u64, u64)> {
     match tracer {
-        Tracer::None => Ok((storm(n)?, 0, 0)),
+        Tracer::None => Ok((storm(kind, n)?, 0, 0)),
         Tracer::Bpftrace(bt, prog) => {
             let r = start(Command::new(bt).args(["-e", prog]), None)?;
-            let t = storm(n)?;
+            let t = storm(kind, n)?;
             let _ = stop(r)?;
             Ok((t, 0, 0))
         }
@@ -178,7 +186,7 @@ fn measure(tracer: &Tracer, n: u64, sensor: &Path, falco: &Path) -> anyhow::Resu
                 cmd.args(["run", "--no-listen", "--rules"]).arg(falco).args(extra);
             }
             let r = start(&mut cmd, Some("sensor: ready"))?;
-            let t = storm(n)?;
+            let t = storm(kind, n)?;
             let sum = stop(r)?.context("sensor printed no summary")?;
             let lost = sum.iter().filter(|(k, _)| k.starts_with("lost.")).map(|(_, v)| v).sum();
             let events = sum.iter().filter(|(k, _)| k.starts_with("events.")).map(|(_, v)| v).sum();
