@@ -113,8 +113,13 @@ pub fn run(rounds: usize, kind: Kind, n: u64, sensor: &Path, variants: &[String]
         }
     }
     println!();
+    let what = if kind == Kind::ReadWrite {
+        format!("read/write storm ({n} syscalls of 1 byte)")
+    } else {
+        format!("{kind:?} storm ({n})")
+    };
     println!(
-        "| read/write storm ({n} syscalls of 1 byte), {rounds} rounds | median | slowdown (median of per-round ratios) | range of ratios | storm CPU time ratio (median) | sensor events (max) | lost (max) |"
+        "| {what}, {rounds} rounds | median | slowdown (median of per-round ratios) | range of ratios | storm CPU time ratio (median) | sensor events (max) | lost (max) |"
     );
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
