@@ -64,6 +64,8 @@ command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # The DNS tests' server on 127.0.0.1:53 (kernel_dns.rs).
 [[ -x /usr/sbin/dnsmasq ]] || need_apt+=(dnsmasq-base)
+# The read/write benchmark's peer (`cargo xtask bench --rw-only`).
+command -v bpftrace >/dev/null 2>&1 || need_apt+=(bpftrace)
 # 32-bit static test programs (ia32 syscall decoding).
 if [[ "$(uname -m)" == x86_64 ]] && ! compgen -G '/usr/lib/gcc/x86_64-linux-gnu/*/32/libgcc.a' >/dev/null; then
   need_apt+=(gcc-multilib)

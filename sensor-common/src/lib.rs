@@ -11,6 +11,8 @@
 
 pub mod config;
 pub mod event;
+pub mod hooks;
 
 pub use config::*;
 pub use event::*;
+pub use hooks::*;

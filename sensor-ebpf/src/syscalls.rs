@@ -7,20 +7,26 @@
 //! `sys_exit`: it is delivered like any other, with its errno.
 //! A 32-bit (ia32) syscall is translated to the native number here, its
 //! arguments read from the compat registers and `socketcall` unpacked.
+//! Native syscalls come from the per-syscall ftrace events of the syscalls
+//! wanted (`sys_exit_one`), the rest through the raw hook (`RAW_WANT`).
 
-use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_get_current_task_btf, bpf_task_pt_regs};
+use aya_ebpf::helpers::generated::{
+    bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel, bpf_task_pt_regs,
+};
 use aya_ebpf::{
+    bindings::BPF_RB_FORCE_WAKEUP,
     helpers::{
-        bpf_get_current_pid_tgid,
+        bpf_get_current_comm, bpf_get_current_pid_tgid,
         generated::{bpf_probe_read_user, bpf_probe_read_user_str},
     },
-    macros::{btf_tracepoint, tracepoint},
+    macros::{btf_tracepoint, map, tracepoint},
+    maps::{Array, RingBuf},
     programs::{BtfTracePointContext, TracePointContext},
 };
 use sensor_common::{
-    Config, EXTRA_WORDS, HEADER_SIZE, IA32_SOCKETCALL, LOCAL_SOCKADDR, MAX_DATA, MAX_IA32_SYSCALLS, MAX_SOCKADDR,
-    MAX_STR, MAX_STRS, MAX_SYSCALLS, SYSCALL_BODY_SIZE, SyscallBody, SyscallConf, TaskOffsets, addr_mode, flags, kind,
-    loss, sock_fd, sysflags,
+    CompatExec, Config, EXTRA_WORDS, ExitTpConf, HEADER_SIZE, IA32_SOCKETCALL, LOCAL_SOCKADDR, MAX_DATA,
+    MAX_IA32_SYSCALLS, MAX_SOCKADDR, MAX_STR, MAX_STRS, MAX_SYSCALLS, RAW_WANT_LEN, SYSCALL_BODY_SIZE, SyscallBody,
+    SyscallConf, TaskOffsets, addr_mode, flags, kind, loss, raw_want, sock_fd, sysflags,
 };
 
 use crate::{
@@ -31,9 +37,35 @@ use crate::{
 
 const STR_BASE: usize = HEADER_SIZE + SYSCALL_BODY_SIZE;
 
-// Two attachments of the same logic: a BTF raw tracepoint (the registers
-// come with the context, no per-hit copy into a trace buffer) and the
-// classic tracepoint as the fallback where BTF ones fail to load.
+/// By raw syscall number: which calls the raw `sys_exit` hook records
+/// (`raw_want::*` bits, written by the agent). Looked up before anything
+/// else is read: a syscall nothing needs leaves after one array lookup.
+#[map]
+pub static RAW_WANT: Array<u8> = Array::with_max_entries(RAW_WANT_LEN, 0);
+
+/// Field offsets of the per-syscall `syscalls:sys_exit_<name>` events.
+#[map]
+pub static EXIT_TP: Array<ExitTpConf> = Array::with_max_entries(1, 0);
+
+/// 32-bit execs seen while the compat hook is off (`--compat-syscalls auto`).
+#[map]
+pub static COMPAT_EXECS: RingBuf = RingBuf::with_byte_size(4096, 0);
+
+// The raw hook, in two attachments of the same logic: a BTF raw tracepoint
+// (the registers come with the context, no per-hit copy into a trace
+// buffer) and the classic tracepoint as the fallback where BTF ones fail to
+// load. It records what `RAW_WANT` asks: the 32-bit syscalls (ftrace's
+// per-syscall events never fire for those on x86-64), native syscalls
+// without a per-syscall event, or every native one (`--native-syscalls raw`).
+
+/// Offset of the syscall number in `struct pt_regs` (`orig_ax` on x86-64),
+/// from this node's BTF, set by the agent at load time. In `.rodata`,
+/// frozen before the programs load: the verifier knows its value, so the
+/// BTF hook reads the register with one plain load of the typed `regs`
+/// pointer instead of a `bpf_probe_read_kernel` call. That read and one
+/// array lookup are all a syscall nothing needs costs.
+#[unsafe(no_mangle)]
+static REGS_NR_OFF: u32 = 0;
 
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
@@ -43,16 +75,30 @@ pub fn sys_exit_btf(ctx: BtfTracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_sys_exit_btf(ctx: &BtfTracePointContext) -> Option<()> {
-    let cfg = CONFIG.get(0)?;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
+    let regs: *const u8 = ctx.arg(0);
+    if regs.is_null() {
         return None;
     }
-    let regs = ctx.arg::<*const u8>(0) as u64;
-    // SAFETY: read through bpf_probe_read_kernel at an offset from BTF.
-    let nr: i64 = unsafe { read::<i64>(regs, cfg.regs_nr_off)? };
+    // SAFETY: a constant the agent wrote before load.
+    let off = unsafe { core::ptr::read_volatile(&raw const REGS_NR_OFF) };
+    // SAFETY: `regs` is the tracepoint's `struct pt_regs *` (BTF-typed, the
+    // verifier checks the access against the struct and guards the load);
+    // `off` is a member's offset from this kernel's BTF.
+    let nr: i64 = unsafe { *(regs.add(off as usize).cast::<i64>()) };
+    let want = raw_wanted(nr)?;
+    let cfg = CONFIG.get(0)?;
+    if (bpf_get_current_pid_tgid() >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
     let ret: i64 = ctx.arg(1);
-    exit_common(cfg, regs, nr, ret)
+    raw_exit(cfg, regs as u64, nr, ret, want)
+}
+
+/// Benchmarks only (`SENSOR_BENCH_RAW_FLOOR=1`): what any program on the
+/// raw `sys_exit` hook costs every syscall before it does anything.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_floor(_ctx: BtfTracePointContext) -> u32 {
+    0
 }
 
 #[tracepoint]
@@ -64,19 +110,87 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     let cfg = CONFIG.get(0)?;
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == cfg.agent_tgid {
-        return None;
-    }
     // SAFETY: offsets come from this kernel's tracepoint format file.
     let nr: i64 = unsafe { ctx.read_at(cfg.sys_exit_id_off as usize).ok()? };
+    let want = raw_wanted(nr)?;
+    if (bpf_get_current_pid_tgid() >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
     // SAFETY: as above.
     let ret: i64 = unsafe { ctx.read_at(cfg.sys_exit_ret_off as usize).ok()? };
     let Some(regs) = current_regs() else {
         count_loss(loss::TASK_READ);
         return None;
     };
-    exit_common(cfg, regs, nr, ret)
+    raw_exit(cfg, regs, nr, ret, want)
+}
+
+/// The `RAW_WANT` bits of raw syscall `nr`; `None` when no bit is set.
+#[inline(always)]
+fn raw_wanted(nr: i64) -> Option<u8> {
+    if nr < 0 || nr >= i64::from(RAW_WANT_LEN) {
+        return None;
+    }
+    let w = *RAW_WANT.get(nr as u32)?;
+    if w == 0 { None } else { Some(w) }
+}
+
+#[inline(always)]
+fn raw_exit(cfg: &Config, regs: u64, nr: i64, ret: i64, want: u8) -> Option<()> {
+    let compat = in_compat_syscall(cfg);
+    if want & if compat { raw_want::COMPAT } else { raw_want::NATIVE } == 0 {
+        return None;
+    }
+    exit_common(cfg, regs, nr, ret, compat)
+}
+
+/// One program for every attached `syscalls:sys_exit_<name>` event: only
+/// the syscalls some consumer needs run it.
+#[tracepoint]
+pub fn sys_exit_one(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit_one(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit_one(ctx: &TracePointContext) -> Option<()> {
+    let cfg = CONFIG.get(0)?;
+    if (bpf_get_current_pid_tgid() >> 32) as u32 == cfg.agent_tgid {
+        return None;
+    }
+    // Where an architecture's ftrace events fire for 32-bit syscalls too
+    // (x86-64's never do), those are the raw hook's, by their own numbers.
+    if in_compat_syscall(cfg) {
+        return None;
+    }
+    let tp = EXIT_TP.get(0)?;
+    // SAFETY: offsets come from this kernel's tracepoint format files.
+    let nr: i32 = unsafe { ctx.read_at(tp.nr_off as usize).ok()? };
+    // SAFETY: as above.
+    let ret: i64 = unsafe { ctx.read_at(tp.ret_off as usize).ok()? };
+    let Some(regs) = current_regs() else {
+        count_loss(loss::TASK_READ);
+        return None;
+    };
+    exit_common(cfg, regs, i64::from(nr), ret, false)
+}
+
+/// `--compat-syscalls auto`: tells the agent of a 32-bit exec (the new
+/// image's first return to user space is a compat one, `TS_COMPAT` set).
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn compat_exec_watch(_ctx: BtfTracePointContext) -> u32 {
+    if let Some(cfg) = CONFIG.get(0) {
+        if in_compat_syscall(cfg) {
+            let pid_tgid = bpf_get_current_pid_tgid();
+            let e = CompatExec {
+                tgid: (pid_tgid >> 32) as u32,
+                tid: pid_tgid as u32,
+                comm: bpf_get_current_comm().unwrap_or([0; 16]),
+            };
+            let _ = COMPAT_EXECS.output::<CompatExec>(&e, u64::from(BPF_RB_FORCE_WAKEUP));
+        }
+    }
+    0
 }
 
 /// The current task's user registers (`struct pt_regs *`).
@@ -93,9 +207,20 @@ fn in_compat_syscall(cfg: &Config) -> bool {
     if cfg.compat_status_off == u32::MAX {
         return false;
     }
-    // SAFETY: probe read at an offset from BTF.
-    let status = unsafe { read::<u32>(bpf_get_current_task(), cfg.compat_status_off) };
-    status.is_some_and(|s| s & cfg.compat_mask != 0)
+    // A plain initialised word, not an Option: inlined into callers that
+    // branch on the result, LLVM would otherwise test an unset register on
+    // the failed read's path, which the verifier refuses.
+    let mut status: u32 = 0;
+    // SAFETY: the helper writes at most 4 bytes into `status` (zeroes on a
+    // failed read); the offset is from BTF.
+    unsafe {
+        bpf_probe_read_kernel(
+            (&raw mut status).cast(),
+            4,
+            (bpf_get_current_task() + u64::from(cfg.compat_status_off)) as *const _,
+        )
+    };
+    status & cfg.compat_mask != 0
 }
 
 /// The native syscall number and the six arguments of the syscall `raw`
@@ -103,10 +228,16 @@ fn in_compat_syscall(cfg: &Config) -> bool {
 /// the table does not trace, or unreadable registers (counted).
 #[inline(always)]
 pub fn native_call(cfg: &Config, regs: u64, raw: i64) -> Option<(u32, [u64; 6], bool)> {
+    native_call_as(cfg, regs, raw, in_compat_syscall(cfg))
+}
+
+/// [`native_call`] where the caller knows whether the syscall is a compat one.
+#[inline(always)]
+fn native_call_as(cfg: &Config, regs: u64, raw: i64, compat: bool) -> Option<(u32, [u64; 6], bool)> {
     if raw < 0 {
         return None;
     }
-    if !in_compat_syscall(cfg) {
+    if !compat {
         if raw >= i64::from(MAX_SYSCALLS) {
             return None;
         }
@@ -180,8 +311,8 @@ fn regs_args(regs: u64, o: &[u32; 6], compat: bool) -> Option<[u64; 6]> {
 }
 
 #[inline(always)]
-fn exit_common(cfg: &Config, regs: u64, raw: i64, ret: i64) -> Option<()> {
-    let (nr, args, compat) = native_call(cfg, regs, raw)?;
+fn exit_common(cfg: &Config, regs: u64, raw: i64, ret: i64, compat: bool) -> Option<()> {
+    let (nr, args, compat) = native_call_as(cfg, regs, raw, compat)?;
     let conf = SYSCALLS.get(nr)?;
     if conf.flags & sysflags::EMIT == 0 {
         return None;

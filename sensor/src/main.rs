@@ -22,7 +22,7 @@ use sensor::enrich::k8s::PodWatcher;
 use sensor::enrich::runtime::{Runtimes, RuntimesConfig, SocketKind};
 use sensor::enrich::users::Users;
 use sensor::event::Event;
-use sensor::kernel::programs::{self, Loaded, Options, Selection, SyscallHooks};
+use sensor::kernel::programs::{self, CompatSyscalls, Loaded, NativeSyscalls, Options, Selection, SyscallHooks};
 use sensor::kernel::syscall_table::{self, Category};
 use sensor::metrics::Metrics;
 use sensor::output::OutputsConfig;
@@ -106,6 +106,18 @@ struct KernelArgs {
     /// auto (BTF where they load).
     #[arg(long, value_enum, default_value_t = SyscallHooks::Auto)]
     syscall_hooks: SyscallHooks,
+    /// How native syscalls are hooked: `tracepoints`, each emitted
+    /// syscall's own `syscalls:sys_exit_<name>` event (syscalls nothing
+    /// needs run no program), or `raw`, the one raw `sys_exit` hook every
+    /// syscall runs.
+    #[arg(long, value_enum, default_value_t = NativeSyscalls::Tracepoints)]
+    native_syscalls: NativeSyscalls,
+    /// 32-bit (ia32) syscalls, which only the raw `sys_exit` hook sees:
+    /// `always` (hook attached from the start), `auto` (attached at the
+    /// first 32-bit exec: that program's first syscalls and earlier
+    /// `int 0x80` calls are missed, logged and counted), `off`.
+    #[arg(long, value_enum, default_value_t = CompatSyscalls::Always)]
+    compat_syscalls: CompatSyscalls,
     /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on ADDR.
     /// Default: 0.0.0.0:8765 (Falco's port); if that port is taken the
     /// sensor says so and runs without the listener. An ADDR given here
@@ -370,10 +382,12 @@ fn start_kernel(k: &KernelArgs, mut selection: Selection) -> anyhow::Result<(Loa
         agent_tgid: std::process::id(),
         selection,
         hooks: k.syscall_hooks,
+        native: k.native_syscalls,
+        compat: k.compat_syscalls,
         cgroup_root: k.cgroup_root.clone(),
     })
     .context("starting the kernel side")?;
-    info!("syscall hooks: {}", loaded.hooks);
+    info!("syscall hooks: {}", loaded.syscall_hooks.describe());
     if let Ok(root) = &loaded.dns {
         info!("DNS capture: cgroup_skb on {}", root.display());
     }

@@ -9,7 +9,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{arg, is, sensor, unique};
+use common::{Sensor, arg, is, sensor, unique};
 
 /// Builds the test's 32-bit static program, or says why it cannot (a
 /// failure under CI, where setup installs gcc-multilib).
@@ -34,14 +34,118 @@ fn i386_open_close_connect_and_socketcall_are_decoded() {
     let Some(s) = sensor() else { return };
     let dir = tempfile::tempdir().unwrap();
     let Some(prog) = build_compat32(dir.path()) else { return };
+    run_and_check(s, &prog, dir.path());
+}
+
+/// The syscalls of the 32-bit program, with a selection that every
+/// per-syscall event covers: the raw hook is there for 32-bit syscalls
+/// only, native ones come from their own events, once each.
+const TYPES: &str = "open,openat,close,socket,connect";
+
+/// `--compat-syscalls always` (the default) with per-syscall events for
+/// native syscalls: the 32-bit program's first syscalls are all there, and
+/// a native open is delivered exactly once (not by both hooks).
+#[test]
+fn always_mode_sees_the_first_32bit_program_and_native_once() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(prog) = build_compat32(dir.path()) else { return };
+    let s = Sensor::start(&[
+        "events",
+        "--syscall-hooks",
+        "btf",
+        "--native-syscalls",
+        "tracepoints",
+        "--compat-syscalls",
+        "always",
+        "--type",
+        TYPES,
+    ]);
+    let log = s.stderr.lock().unwrap().join("\n");
+    // One event per selected syscall; the raw hook for 32-bit ones only.
+    assert!(
+        log.contains("native syscalls: 5 per-syscall tracepoints; 32-bit syscalls: raw hook; raw hook btf"),
+        "{log}"
+    );
+    run_and_check(&s, &prog, dir.path());
+
+    let path = dir.path().join(unique("native"));
+    std::fs::write(&path, b"x").unwrap();
+    let p = path.to_str().unwrap().to_owned();
+    s.wait_for("the native open", |e| is(e, "openat") && arg(e, "name") == p.as_str());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let opens = s.all(|e| (is(e, "openat") || is(e, "open")) && arg(e, "name") == p.as_str());
+    assert_eq!(opens.len(), 1, "{opens:?}");
+    assert_ne!(opens[0]["compat"], true, "{opens:?}");
+}
+
+/// `--compat-syscalls auto`: no raw hook until a 32-bit program runs; its
+/// exec attaches the hook (logged, counted), and from then on 32-bit
+/// syscalls are all recorded. (The other tests here run 32-bit programs
+/// too: whichever exec comes first attaches it.) The first program's own syscalls may be
+/// missed (it runs for well under a millisecond): not asserted either way.
+#[test]
+fn auto_mode_attaches_the_compat_hook_at_the_first_32bit_exec() {
+    if !common::kernel_tests_can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(prog) = build_compat32(dir.path()) else { return };
+    let s = Sensor::start(&[
+        "events",
+        "--syscall-hooks",
+        "btf",
+        "--compat-syscalls",
+        "auto",
+        "--type",
+        TYPES,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let log = s.stderr.lock().unwrap().join("\n");
+    assert!(log.contains("32-bit syscalls: raw hook once a 32-bit program runs; raw hook not attached"), "{log}");
+    let addr = s.metrics_addr();
+    let metrics = || common::scrape(&addr);
+
+    // The first 32-bit program: its exec attaches the hook.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let path = dir.path().join(unique("compat"));
+    let first = Command::new(&prog).arg(dir.path().join(unique("first"))).arg(port.to_string()).status().unwrap();
+    assert!(first.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.stderr.lock().unwrap().iter().any(|l| l.contains("32-bit program exec'd"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = s.stderr.lock().unwrap().join("\n");
+    assert!(log.contains("32-bit syscalls recorded from now on"), "{log}");
+    let m = metrics();
+    assert!(m.contains("sensor_syscall_raw_hook_attached 1"), "{m}");
+    assert!(m.contains("sensor_syscall_compat_covered 1"), "{m}");
+    // At least ours: the other tests of this binary run 32-bit programs too.
+    let uncovered = m
+        .lines()
+        .find_map(|l| l.strip_prefix("sensor_syscall_compat_uncovered_execs_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(uncovered.is_some_and(|n| n >= 1), "{m}");
+    drop(listener);
+
+    // The next one is seen whole.
+    run_and_check(&s, &prog, dir.path());
+}
+
+/// Runs the 32-bit program and checks that its syscalls came decoded.
+fn run_and_check(s: &Sensor, prog: &std::path::Path, dir: &std::path::Path) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let path = dir.join(unique("compat"));
     let p = path.to_str().unwrap().to_owned();
-    let mut child = Command::new(&prog).arg(&path).arg(port.to_string()).spawn().unwrap();
+    let mut child = Command::new(prog).arg(&path).arg(port.to_string()).spawn().unwrap();
     let pid = u64::from(child.id());
     assert!(child.wait().unwrap().success(), "the 32-bit program failed");
-
     // i386 open (5) would read as x86-64 fstat without the translation.
     let ev = s.wait_for("the 32-bit open", |e| is(e, "open") && e["pid"] == pid);
     assert_eq!(ev["compat"], true, "{ev}");

@@ -407,6 +407,8 @@ fn kill_in_cgroups(
             no_dns: true,
         },
         hooks: sensor::kernel::programs::SyscallHooks::Btf,
+        native: sensor::kernel::programs::NativeSyscalls::Tracepoints,
+        compat: sensor::kernel::programs::CompatSyscalls::Always,
         cgroup_root: None,
     })
     .unwrap();

@@ -45,7 +45,7 @@ pub struct BenchArgs {
     response_only: bool,
     /// Only the agent's RSS: idle, with `--processes` live processes, after
     /// they exit (Falco's stable rules and the built-in ones loaded).
-    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only"])]
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only", "rw_only"])]
     memory_only: bool,
     #[arg(long, default_value_t = 10_000)]
     processes: usize,
@@ -55,6 +55,27 @@ pub struct BenchArgs {
     /// Only the soak: this many minutes of mixed load, RSS sampled.
     #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only", "memory_only"])]
     soak_minutes: Option<u64>,
+    /// Only the read/write storm (syscalls nothing needs): no tracer,
+    /// bpftrace on openat only, bpftrace's empty raw `sys_exit` program,
+    /// and `sensor run` with the default and Falco's stable rules.
+    #[arg(long, conflicts_with_all = ["dns_only", "baseline_only", "response_only"])]
+    rw_only: bool,
+    /// Syscalls of the read/write storm (or iterations of `--rw-storm`).
+    #[arg(long, default_value_t = 4_000_000)]
+    rw_syscalls: u64,
+    /// The storm `--rw-only` times (`open`: the same comparison on the open
+    /// storm, to check for a regression there).
+    #[arg(long, value_enum, default_value_t = Kind::ReadWrite)]
+    rw_storm: Kind,
+    /// With `--rw-only`: one more `sensor run` per round with these extra
+    /// arguments (space-separated), or `events ARGS...` for a `sensor
+    /// events` run; repeat for more.
+    #[arg(long = "rw-variant", value_name = "ARGS", allow_hyphen_values = true)]
+    rw_variants: Vec<String>,
+    /// The sensor binary to time instead of building this tree's (an older
+    /// build, to compare).
+    #[arg(long, value_name = "PATH")]
+    sensor_bin: Option<PathBuf>,
 }
 
 struct Sample {
@@ -66,10 +87,15 @@ struct Sample {
 
 pub(crate) fn time_workload(kind: Kind, n: u64) -> anyhow::Result<Duration> {
     let exe = std::env::current_exe()?;
-    let name = format!("{kind:?}").to_lowercase();
+    let name = clap::ValueEnum::to_possible_value(&kind).context("workload name")?.get_name().to_owned();
     let t0 = Instant::now();
     crate::run(Command::new(exe).args(["workload", &name, &n.to_string()]))?;
     Ok(t0.elapsed())
+}
+
+pub(crate) fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 pub(crate) struct Running {
@@ -138,7 +164,7 @@ mod serde_json_lite {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
@@ -148,12 +174,18 @@ fn expected_types(kind: Kind) -> &'static [&'static str] {
         Kind::Open => &["events.openat"],
         Kind::Exec => &["events.execve"],
         Kind::Connect => &["events.connect"],
-        Kind::Udp | Kind::Write => &[],
+        Kind::Udp | Kind::Write | Kind::ReadWrite => &[],
     }
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
-    let sensor = crate::build_release()?;
+    let sensor = match &a.sensor_bin {
+        Some(p) => p.clone(),
+        None => crate::build_release()?,
+    };
+    if a.rw_only {
+        return crate::rw_bench::run(a.rounds, a.rw_storm, a.rw_syscalls, &sensor, &a.rw_variants);
+    }
     if a.baseline_only {
         return crate::baseline_bench::run(a.rounds, a.opens, &sensor);
     }
@@ -273,7 +305,7 @@ fn run_dns_bench(a: &BenchArgs, sensor: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists())
 }
 

@@ -5,6 +5,7 @@ mod bench;
 mod burst_bench;
 mod memory_bench;
 mod response_bench;
+mod rw_bench;
 mod workload;
 
 use std::process::Command;
@@ -45,7 +46,7 @@ enum Cmd {
     Workload(workload::WorkloadArgs),
 }
 
-fn root() -> std::path::PathBuf {
+pub(crate) fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
 }
 

@@ -19,6 +19,10 @@ pub enum Kind {
     /// `open(O_WRONLY|O_CREAT|O_TRUNC)` + close over 64 files of one
     /// directory: opens a baseline profile records.
     Write,
+    /// 1-byte `read(2)`s from /dev/zero and `write(2)`s to /dev/null,
+    /// alternating (`dd bs=1`): syscalls no rule or table entry wants.
+    /// `count` is the number of syscalls.
+    ReadWrite,
 }
 
 #[derive(Args)]
@@ -34,6 +38,7 @@ pub fn run(a: &WorkloadArgs) -> anyhow::Result<()> {
         Kind::Connect => connect_storm(a.count),
         Kind::Udp => udp_storm(a.count),
         Kind::Write => write_storm(a.count),
+        Kind::ReadWrite => read_write_storm(a.count),
     }
 }
 
@@ -68,6 +73,22 @@ fn write_storm(n: u64) -> anyhow::Result<()> {
         }
         // SAFETY: closing the fd just opened.
         unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+fn read_write_storm(n: u64) -> anyhow::Result<()> {
+    let zero = std::fs::File::open("/dev/zero").context("/dev/zero")?;
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null").context("/dev/null")?;
+    let (zfd, nfd) = (std::os::fd::AsRawFd::as_raw_fd(&zero), std::os::fd::AsRawFd::as_raw_fd(&null));
+    let mut b = [0u8; 1];
+    for _ in 0..n / 2 {
+        // SAFETY: 1-byte read into and write from a local buffer, on fds
+        // this function owns; raw calls keep the loop lean.
+        let (r, w) = unsafe { (libc::read(zfd, b.as_mut_ptr().cast(), 1), libc::write(nfd, b.as_ptr().cast(), 1)) };
+        if r != 1 || w != 1 {
+            bail!("read/write failed: {}", std::io::Error::last_os_error());
+        }
     }
     Ok(())
 }

@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use aya::maps::{Array, MapError, PerCpuArray};
+use aya::maps::{Array, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, ProgramError, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
-use sensor_common::{Config, SyscallConf, loss, sysflags};
+use log::{info, warn};
+use sensor_common::{CompatExec, Config, ExitTpConf, RAW_WANT_LEN, SyscallConf, loss, raw_want, sysflags};
 
 use crate::kernel::btf_offsets::{self, BtfError};
 use crate::kernel::syscall_table::{self, Shape};
@@ -48,6 +49,8 @@ pub enum LoadError {
     NoRegsMapping { arch: &'static str },
     #[error("ring buffer size {bytes} must be a power of two of at least 4096 bytes")]
     RingSize { bytes: u32 },
+    #[error("the compat exec watch: opening its ring buffer")]
+    CompatWatch(#[source] std::io::Error),
 }
 
 /// Which event types the kernel emits. exec, fork and exit are always on.
@@ -71,11 +74,55 @@ pub enum SyscallHooks {
     Classic,
 }
 
+/// How native (64-bit) syscalls reach the programs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NativeSyscalls {
+    /// The per-syscall `syscalls:sys_exit_<name>` events of the syscalls
+    /// the sensor emits: others never run a program. A syscall this kernel
+    /// has no event for goes through the raw hook (logged).
+    #[default]
+    Tracepoints,
+    /// The raw `sys_exit` hook: every syscall of the node runs its program,
+    /// which leaves at once for a syscall nothing needs.
+    Raw,
+}
+
+/// 32-bit (ia32) syscalls on x86-64: the per-syscall events never fire for
+/// them (nor for `int 0x80` from a 64-bit program), only the raw hook sees
+/// them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompatSyscalls {
+    /// The raw hook attached from the start: every 32-bit syscall is seen,
+    /// every syscall of the node runs the raw program (native ones leave at
+    /// once).
+    #[default]
+    Always,
+    /// The raw hook attached at the first exec of a 32-bit program, then
+    /// kept: until then no syscall runs it, but the first milliseconds of
+    /// that program and `int 0x80` calls of 64-bit programs before it are
+    /// not seen (logged, `sensor_syscall_compat_uncovered_execs_total`).
+    Auto,
+    /// 32-bit syscalls are not recorded (exec, fork and exit still are).
+    Off,
+}
+
+impl CompatSyscalls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompatSyscalls::Always => "always",
+            CompatSyscalls::Auto => "auto",
+            CompatSyscalls::Off => "off",
+        }
+    }
+}
+
 pub struct Options {
     pub ring_bytes: u32,
     pub agent_tgid: u32,
     pub selection: Selection,
     pub hooks: SyscallHooks,
+    pub native: NativeSyscalls,
+    pub compat: CompatSyscalls,
     /// The cgroup v2 root the DNS programs attach to; `None`: found at run time.
     pub cgroup_root: Option<std::path::PathBuf>,
 }
@@ -84,8 +131,10 @@ pub struct Loaded {
     pub ebpf: Ebpf,
     /// Size of the `EVENTS` ring.
     pub ring_bytes: u32,
-    /// The syscall hooks in use: `btf` or `classic`.
+    /// The raw hook's kind: `btf` or `classic`.
     pub hooks: &'static str,
+    /// Which syscalls go through which hook.
+    pub syscall_hooks: HookState,
     /// Where the DNS programs are attached, or why they are not.
     pub dns: Result<std::path::PathBuf, String>,
 }
@@ -128,8 +177,11 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         return Err(LoadError::NoRegsMapping { arch: std::env::consts::ARCH });
     }
 
-    let mut ebpf =
-        EbpfLoader::new().map_max_entries("EVENTS", opts.ring_bytes).load(OBJECT).map_err(LoadError::Object)?;
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries("EVENTS", opts.ring_bytes)
+        .override_global("REGS_NR_OFF", &r.nr, true)
+        .load(OBJECT)
+        .map_err(LoadError::Object)?;
 
     {
         let m = ebpf.map_mut("CONFIG").ok_or(LoadError::MissingMap { name: "CONFIG" })?;
@@ -157,20 +209,8 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         p.load(tp, &btf).map_err(prog_err(name, "load"))?;
         p.attach().map_err(prog_err(name, "attach"))?;
     }
-    let hooks = if opts.hooks == SyscallHooks::Classic {
-        attach_classic_syscalls(&mut ebpf)?;
-        "classic"
-    } else {
-        match attach_btf_syscalls(&mut ebpf, &btf) {
-            Ok(()) => "btf",
-            Err(e) if opts.hooks == SyscallHooks::Auto => {
-                log::warn!("BTF syscall hook unavailable ({e}); using the classic tracepoint");
-                attach_classic_syscalls(&mut ebpf)?;
-                "classic"
-            }
-            Err(e) => return Err(e),
-        }
-    };
+    let syscall_hooks = attach_syscalls(&mut ebpf, &btf, &root, opts)?;
+    let hooks = syscall_hooks.raw_kind;
     let dns = if opts.selection.no_dns {
         Err("not selected".to_owned())
     } else {
@@ -182,24 +222,354 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
                 text
             })
     };
-    Ok(Loaded { ebpf, ring_bytes: opts.ring_bytes, hooks, dns })
+    Ok(Loaded { ebpf, ring_bytes: opts.ring_bytes, hooks, syscall_hooks, dns })
 }
 
-fn attach_btf_syscalls(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), LoadError> {
+/// What the syscall hooks cover, for the log, the metrics and `auto`'s
+/// later attachment of the raw hook.
+pub struct HookState {
+    /// `btf` or `classic`: the raw hook's kind (loaded, attached or not).
+    pub raw_kind: &'static str,
+    pub native: NativeSyscalls,
+    pub compat: CompatSyscalls,
+    /// Syscalls delivered through their own `sys_exit_<name>` event.
+    pub tracepoints: Vec<&'static str>,
+    /// Native syscalls delivered through the raw hook.
+    pub raw_native: Vec<&'static str>,
+    /// The raw hook is attached.
+    pub raw_attached: bool,
+    /// 32-bit syscalls are recorded now.
+    pub compat_covered: bool,
+    /// The i386 numbers (`RAW_WANT` indices) of the 32-bit syscalls to record.
+    compat_nrs: Vec<u32>,
+    /// `auto`, before the first 32-bit exec: the exec watch's link.
+    watch: Option<aya::programs::tp_btf::BtfTracePointLinkId>,
+}
+
+impl HookState {
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        let native = match self.native {
+            NativeSyscalls::Raw => "native syscalls: raw sys_exit hook".to_owned(),
+            NativeSyscalls::Tracepoints if self.raw_native.is_empty() => {
+                format!("native syscalls: {} per-syscall tracepoints", self.tracepoints.len())
+            }
+            NativeSyscalls::Tracepoints => format!(
+                "native syscalls: {} per-syscall tracepoints, raw hook for {} without one ({})",
+                self.tracepoints.len(),
+                self.raw_native.len(),
+                self.raw_native.join(", ")
+            ),
+        };
+        let compat = match (self.compat, self.compat_covered) {
+            (CompatSyscalls::Off, _) => "32-bit syscalls: off (not recorded)",
+            (_, true) => "32-bit syscalls: raw hook",
+            (CompatSyscalls::Auto, false) => "32-bit syscalls: raw hook once a 32-bit program runs",
+            (CompatSyscalls::Always, false) => "32-bit syscalls: none selected",
+        };
+        format!("{native}; {compat}; raw hook {}", if self.raw_attached { self.raw_kind } else { "not attached" })
+    }
+}
+
+/// The syscalls the loaded selection emits (what `write_syscalls` marks
+/// `EMIT`).
+fn emitted(sel: &Selection) -> Vec<&'static syscall_table::Syscall> {
+    syscall_table::TABLE
+        .iter()
+        .filter(|sc| sc.shape != Shape::None && sc.conf.flags & (sysflags::EMIT | sysflags::EMIT_ON_ERROR_ONLY) != 0)
+        .filter(|sc| sel.syscalls.as_ref().is_none_or(|s| s.contains(sc.name)))
+        .collect()
+}
+
+/// The ftrace event names to try for a syscall: its own, then the kernel's
+/// name where that differs (`SYSCALL_DEFINE2(umount, ...)` is `umount2`).
+fn event_names(name: &str) -> impl Iterator<Item = String> {
+    let alias = match name {
+        "umount2" => Some("umount"),
+        _ => None,
+    };
+    std::iter::once(name).chain(alias).map(|n| format!("sys_exit_{n}"))
+}
+
+/// The i386 numbers whose syscalls translate to an emitted native one
+/// (`socketcall` if any of its calls does).
+fn compat_nrs(emitted: &[&'static syscall_table::Syscall]) -> Vec<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let native: HashSet<u32> = emitted.iter().map(|s| s.nr).collect();
+        let mut out: Vec<u32> =
+            syscall_table::ia32::table().into_iter().filter(|(_, n)| native.contains(n)).map(|(i, _)| i).collect();
+        if syscall_table::ia32::socketcalls().iter().any(|(_, n)| native.contains(n)) {
+            out.push(sensor_common::IA32_SOCKETCALL);
+        }
+        out.retain(|&i| i < RAW_WANT_LEN);
+        out
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = emitted;
+        Vec::new()
+    }
+}
+
+fn attach_syscalls(ebpf: &mut Ebpf, btf: &Btf, root: &Path, opts: &Options) -> Result<HookState, LoadError> {
+    let emitted = emitted(&opts.selection);
+    let mut want = vec![0u8; RAW_WANT_LEN as usize];
+    let mut st = HookState {
+        raw_kind: "btf",
+        native: opts.native,
+        compat: opts.compat,
+        tracepoints: Vec::new(),
+        raw_native: Vec::new(),
+        raw_attached: false,
+        compat_covered: false,
+        compat_nrs: if opts.compat == CompatSyscalls::Off { Vec::new() } else { compat_nrs(&emitted) },
+        watch: None,
+    };
+    match opts.native {
+        NativeSyscalls::Raw => st.raw_native = emitted.iter().map(|s| s.name).collect(),
+        NativeSyscalls::Tracepoints => attach_tracepoints(ebpf, root, &emitted, &mut st)?,
+    }
+    for sc in &emitted {
+        if st.raw_native.contains(&sc.name) && sc.nr < RAW_WANT_LEN {
+            want[sc.nr as usize] |= raw_want::NATIVE;
+        }
+    }
+    let compat_now =
+        opts.compat == CompatSyscalls::Always || (opts.compat == CompatSyscalls::Auto && !st.raw_native.is_empty());
+    if compat_now {
+        // Attached anyway (or asked for): 32-bit syscalls from the start.
+        for &i in &st.compat_nrs {
+            want[i as usize] |= raw_want::COMPAT;
+        }
+        st.compat_covered = !st.compat_nrs.is_empty();
+    }
+    {
+        let m = ebpf.map_mut("RAW_WANT").ok_or(LoadError::MissingMap { name: "RAW_WANT" })?;
+        let mut arr: Array<_, u8> = Array::try_from(m).map_err(map_err("RAW_WANT", "open"))?;
+        for (i, w) in want.iter().enumerate() {
+            if *w != 0 {
+                arr.set(i as u32, *w, 0).map_err(map_err("RAW_WANT", "write"))?;
+            }
+        }
+    }
+    let attach_now = want.iter().any(|w| *w != 0);
+    st.raw_kind = load_raw(ebpf, btf, opts.hooks, attach_now)?;
+    if std::env::var_os("SENSOR_BENCH_RAW_FLOOR").is_some() {
+        // Benchmarks only: an empty program on the raw hook, the floor.
+        let name = "sys_exit_floor";
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
+        p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
+        p.attach().map_err(prog_err(name, "attach"))?;
+        warn!("SENSOR_BENCH_RAW_FLOOR: an empty program on the raw sys_exit hook (benchmarks only)");
+    }
+    st.raw_attached = attach_now;
+    if opts.compat == CompatSyscalls::Auto && !st.compat_covered && !st.compat_nrs.is_empty() {
+        let name = "compat_exec_watch";
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
+        p.load("sched_process_exec", btf).map_err(prog_err(name, "load"))?;
+        st.watch = Some(p.attach().map_err(prog_err(name, "attach"))?);
+    }
+    Ok(st)
+}
+
+impl HookState {
+    /// `auto` waits for a 32-bit exec.
+    pub fn watching(&self) -> bool {
+        self.watch.is_some()
+    }
+}
+
+/// `--compat-syscalls auto`: the ring the exec watch reports 32-bit execs on.
+pub struct CompatWatch {
+    fd: tokio::io::unix::AsyncFd<RingBuf<MapData>>,
+}
+
+impl CompatWatch {
+    /// Takes the watch's ring out of the programs; `None` when nothing is watched.
+    pub fn open(loaded: &mut Loaded) -> Result<Option<CompatWatch>, LoadError> {
+        if !loaded.syscall_hooks.watching() {
+            return Ok(None);
+        }
+        let name = "COMPAT_EXECS";
+        let map = loaded.ebpf.take_map(name).ok_or(LoadError::MissingMap { name })?;
+        let ring: RingBuf<MapData> = RingBuf::try_from(map).map_err(map_err(name, "open"))?;
+        // SAFETY: the RingBuf owns its map fd, open and unchanged until the
+        // AsyncFd (which owns the RingBuf) is dropped.
+        let fd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+            .map_err(|e| LoadError::CompatWatch(e.into()))?;
+        Ok(Some(CompatWatch { fd }))
+    }
+
+    /// The 32-bit execs reported since the last call; waits for one.
+    pub async fn next(&mut self) -> Result<Vec<CompatExec>, LoadError> {
+        let mut guard = self.fd.readable_mut().await.map_err(LoadError::CompatWatch)?;
+        // Cleared before the drain: a record that lands during it wakes us again.
+        guard.clear_ready();
+        let mut out = Vec::new();
+        let ring = guard.get_inner_mut();
+        while let Some(item) = ring.next() {
+            if item.len() >= std::mem::size_of::<CompatExec>() {
+                // SAFETY: CompatExec is plain integers; the length is checked
+                // and the read is unaligned.
+                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<CompatExec>()) });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `auto`, at the first 32-bit exec: 32-bit syscalls are recorded from now
+/// on (the raw hook attached if it was not), the watch detached.
+pub fn cover_compat(loaded: &mut Loaded) -> Result<(), LoadError> {
+    let st = &mut loaded.syscall_hooks;
+    let ebpf = &mut loaded.ebpf;
+    {
+        let m = ebpf.map_mut("RAW_WANT").ok_or(LoadError::MissingMap { name: "RAW_WANT" })?;
+        let mut arr: Array<_, u8> = Array::try_from(m).map_err(map_err("RAW_WANT", "open"))?;
+        for &i in &st.compat_nrs {
+            let w = arr.get(&i, 0).map_err(map_err("RAW_WANT", "read"))?;
+            arr.set(i, w | raw_want::COMPAT, 0).map_err(map_err("RAW_WANT", "write"))?;
+        }
+    }
+    if !st.raw_attached {
+        if st.raw_kind == "classic" {
+            let name = "sys_exit";
+            let p: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or(LoadError::MissingProgram { name })?
+                .try_into()
+                .map_err(prog_err(name, "cast"))?;
+            p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
+        } else {
+            let name = "sys_exit_btf";
+            let p: &mut BtfTracePoint = ebpf
+                .program_mut(name)
+                .ok_or(LoadError::MissingProgram { name })?
+                .try_into()
+                .map_err(prog_err(name, "cast"))?;
+            p.attach().map_err(prog_err(name, "attach"))?;
+        }
+        st.raw_attached = true;
+    }
+    st.compat_covered = true;
+    if let Some(link) = st.watch.take() {
+        let name = "compat_exec_watch";
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(LoadError::MissingProgram { name })?
+            .try_into()
+            .map_err(prog_err(name, "cast"))?;
+        p.detach(link).map_err(prog_err(name, "detach"))?;
+    }
+    Ok(())
+}
+
+/// Attaches `sys_exit_one` to the exit event of every emitted syscall that
+/// has one; the others are left to the raw hook (`raw_native`).
+fn attach_tracepoints(
+    ebpf: &mut Ebpf,
+    root: &Path,
+    emitted: &[&'static syscall_table::Syscall],
+    st: &mut HookState,
+) -> Result<(), LoadError> {
+    let mut offs: Option<ExitTpConf> = None;
+    let mut found: Vec<(&'static str, String)> = Vec::new();
+    for sc in emitted {
+        let mut event = None;
+        for ev in event_names(sc.name) {
+            let nr = tracefs::field_offset(root, "syscalls", &ev, "__syscall_nr");
+            let ret = tracefs::field_offset(root, "syscalls", &ev, "ret");
+            let (Ok(nr_off), Ok(ret_off)) = (nr, ret) else { continue };
+            let here = ExitTpConf { nr_off, ret_off };
+            // One program reads every event: their layouts must agree.
+            if *offs.get_or_insert(here) != here {
+                warn!("syscall {}: {ev} has another layout than the other exit events; raw hook", sc.name);
+                break;
+            }
+            event = Some(ev);
+            break;
+        }
+        match event {
+            Some(ev) => found.push((sc.name, ev)),
+            None => st.raw_native.push(sc.name),
+        }
+    }
+    if !st.raw_native.is_empty() {
+        info!(
+            "no syscalls:sys_exit_<name> event on this kernel for {}: through the raw sys_exit hook",
+            st.raw_native.join(", ")
+        );
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    {
+        let m = ebpf.map_mut("EXIT_TP").ok_or(LoadError::MissingMap { name: "EXIT_TP" })?;
+        let mut arr: Array<_, ExitTpConf> = Array::try_from(m).map_err(map_err("EXIT_TP", "open"))?;
+        arr.set(0, offs.unwrap_or_default(), 0).map_err(map_err("EXIT_TP", "write"))?;
+    }
+    let name = "sys_exit_one";
+    let p: &mut TracePoint =
+        ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+    p.load().map_err(prog_err(name, "load"))?;
+    for (sc, ev) in found {
+        match p.attach("syscalls", &ev) {
+            Ok(_) => st.tracepoints.push(sc),
+            Err(e) => {
+                warn!("syscalls:{ev}: attach failed ({}); raw hook", crate::error_chain(&e));
+                st.raw_native.push(sc);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads the raw `sys_exit` hook (BTF, or classic as `hooks` allows) and
+/// attaches it if `attach`. Returns its kind.
+fn load_raw(ebpf: &mut Ebpf, btf: &Btf, hooks: SyscallHooks, attach: bool) -> Result<&'static str, LoadError> {
+    if hooks == SyscallHooks::Classic {
+        load_classic_raw(ebpf, attach)?;
+        return Ok("classic");
+    }
+    match load_btf_raw(ebpf, btf, attach) {
+        Ok(()) => Ok("btf"),
+        Err(e) if hooks == SyscallHooks::Auto => {
+            warn!("BTF syscall hook unavailable ({e}); using the classic tracepoint");
+            load_classic_raw(ebpf, attach)?;
+            Ok("classic")
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn load_btf_raw(ebpf: &mut Ebpf, btf: &Btf, attach: bool) -> Result<(), LoadError> {
     let name = "sys_exit_btf";
     let p: &mut BtfTracePoint =
         ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
     p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
-    p.attach().map_err(prog_err(name, "attach"))?;
+    if attach {
+        p.attach().map_err(prog_err(name, "attach"))?;
+    }
     Ok(())
 }
 
-fn attach_classic_syscalls(ebpf: &mut Ebpf) -> Result<(), LoadError> {
+fn load_classic_raw(ebpf: &mut Ebpf, attach: bool) -> Result<(), LoadError> {
     let name = "sys_exit";
     let p: &mut TracePoint =
         ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
     p.load().map_err(prog_err(name, "load"))?;
-    p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
+    if attach {
+        p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
+    }
     Ok(())
 }
 

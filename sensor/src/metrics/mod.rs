@@ -4,6 +4,7 @@ pub mod baseline;
 pub mod dns;
 pub mod response;
 pub mod server;
+pub mod syscalls;
 
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
@@ -51,6 +52,8 @@ pub struct Metrics {
     pub baseline: baseline::BaselineMetrics,
     /// `sensor_response_*`.
     pub response: response::ResponseMetrics,
+    /// `sensor_syscall_*`.
+    pub syscalls: syscalls::SyscallMetrics,
 }
 
 /// One event in this many has its rule evaluation timed.
@@ -187,6 +190,7 @@ impl Metrics {
             dns: dns::DnsMetrics::register(&registry),
             baseline: baseline::BaselineMetrics::register(&registry),
             response: response::ResponseMetrics::register(&registry),
+            syscalls: syscalls::SyscallMetrics::register(&registry),
             registry,
             events,
             kernel_losses,

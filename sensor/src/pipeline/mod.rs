@@ -227,9 +227,14 @@ pub async fn run<S: Sink>(
     // leaves the RSS before the ring's pages join it.
     heap::trim();
     let mut ring = Ring::open(&mut loaded.ebpf)?;
+    let mut compat = programs::CompatWatch::open(loaded).unwrap_or_else(|e| {
+        warn!("32-bit exec watch unavailable ({}): 32-bit syscalls stay unrecorded", crate::error_chain(&e));
+        None
+    });
     let mut losses = tokio::time::interval(Duration::from_millis(500));
     tokio::pin!(stop);
     pipe.metrics.dns.capture.set(i64::from(loaded.dns.is_ok()));
+    pipe.metrics.syscalls.set(&loaded.syscall_hooks);
     pipe.metrics.health.set_ready();
     let mut ticks: u32 = 0;
     // Tests and scripts wait for this line before acting: the programs are
@@ -240,6 +245,16 @@ pub async fn run<S: Sink>(
             r = ring.wait() => {
                 r?;
                 drain_ring(&mut ring, pipe, out)?;
+            }
+            execs = async {
+                match compat.as_mut() {
+                    Some(w) => w.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if cover_compat(loaded, pipe, execs) {
+                    compat = None;
+                }
             }
             _ = losses.tick() => {
                 pipe.metrics.health.beat();
@@ -274,6 +289,41 @@ pub async fn run<S: Sink>(
     }
     out.flush(&pipe.metrics)?;
     Ok(())
+}
+
+/// `--compat-syscalls auto`: the first 32-bit exec attaches the raw hook
+/// for 32-bit syscalls. True once the watch is done with.
+fn cover_compat(
+    loaded: &mut Loaded,
+    pipe: &Pipeline,
+    execs: Result<Vec<sensor_common::CompatExec>, programs::LoadError>,
+) -> bool {
+    let execs = match execs {
+        Ok(e) if e.is_empty() => return false,
+        Ok(e) => e,
+        Err(e) => {
+            warn!("32-bit exec watch failed ({}): 32-bit syscalls stay unrecorded", crate::error_chain(&e));
+            return true;
+        }
+    };
+    pipe.metrics.syscalls.compat_uncovered_execs.inc_by(execs.len() as u64);
+    let first = &execs[0];
+    let comm = String::from_utf8_lossy(first.comm.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
+    match programs::cover_compat(loaded) {
+        Ok(()) => warn!(
+            "32-bit program exec'd (pid {}, {comm}): 32-bit syscalls recorded from now on; its first syscalls \
+             before this were not (--compat-syscalls auto)",
+            first.tgid
+        ),
+        Err(e) => warn!(
+            "32-bit program exec'd (pid {}, {comm}) but the compat hook failed to attach ({}): 32-bit syscalls stay \
+             unrecorded",
+            first.tgid,
+            crate::error_chain(&e)
+        ),
+    }
+    pipe.metrics.syscalls.set(&loaded.syscall_hooks);
+    true
 }
 
 fn drain_ring<S: Sink>(ring: &mut Ring, pipe: &mut Pipeline, out: &mut S) -> Result<(), PipelineError> {
