@@ -7,8 +7,9 @@
 //!   2,000 opens, 20 loopback connects and 2 short-lived "containers"
 //!   (a process moved into a fresh `docker-<64 hex>.scope` cgroup, which
 //!   the sensor attributes as a container whose runtime it cannot ask).
-//!   RSS is sampled every 10 s; growth is the last sample against the
-//!   first after one minute of warm-up.
+//!   RSS is sampled every 10 s; growth is the mean of the last window
+//!   against the mean of the first after one minute of warm-up (the heap
+//!   is trimmed every minute: single samples swing with its phase).
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -167,15 +168,24 @@ pub fn run_soak(sensor: &Path, minutes: u64) -> anyhow::Result<()> {
     let sum = stop(r)?;
     let _ = std::fs::remove_dir(&cg);
     result?;
-    let warm = samples.iter().find(|(t, _)| *t >= 60).or(samples.first()).map_or(0.0, |x| x.1);
-    let last = samples.last().map_or(0.0, |x| x.1);
+    // The heap is trimmed every minute, so single samples swing by a few
+    // MiB with the trim's phase: windows are compared, not samples.
+    let total = t0.elapsed().as_secs();
+    let span = (total.saturating_sub(60) / 6).clamp(10, 300);
+    let mean = |from: u64, to: u64| {
+        let w: Vec<f64> = samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|x| x.1).collect();
+        #[allow(clippy::cast_precision_loss)] // a few hundred samples
+        let n = w.len().max(1) as f64;
+        w.iter().sum::<f64>() / n
+    };
+    let (first, last) = (mean(60, 60 + span), mean(total.saturating_sub(span), total + 1));
     let max = samples.iter().map(|x| x.1).fold(0.0, f64::max);
     println!("| soak | value |");
     println!("|---|---|");
     println!("| duration | {minutes} min ({tick} load seconds) |");
-    println!("| RSS after 1 min warm-up | {warm:.1} MiB |");
-    println!("| RSS at the end | {last:.1} MiB |");
-    println!("| growth | {:+.1} % |", (last - warm) / warm.max(1.0) * 100.0);
+    println!("| mean RSS, first {span} s after 1 min of warm-up | {first:.1} MiB |");
+    println!("| mean RSS, last {span} s | {last:.1} MiB |");
+    println!("| growth | {:+.1} % |", (last - first) / first.max(1.0) * 100.0);
     println!("| highest sample / VmHWM | {max:.1} / {peak:.1} MiB |");
     println!("| events lost | {} |", lost(sum.as_ref()));
     Ok(())
