@@ -215,16 +215,7 @@ fn two_sensors_merge_their_observations_into_one_cluster_object() {
     let server = rt.block_on(profile_api::ApiServer::start());
     let kube = tempfile::tempdir().unwrap();
     let kubeconfig = kube.path().join("config");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
-             users: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: fake, user: u}}}}]\n\
-             current-context: c\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    server.write_kubeconfig(&kubeconfig);
     let kc = kubeconfig.display().to_string();
     let name = sensor::detect::baseline::key::ProfileKey::Image { repository: "falcotest".into() }.object_name();
     let object = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {

@@ -34,16 +34,7 @@ fn a_live_sensor_isolates_the_pod_of_a_cri_container() {
     let pod = common::unique("web");
     server.put_pod(ns, &pod);
     let kubeconfig = env.dir().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
-             users: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: fake, user: u}}}}]\n\
-             current-context: c\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    server.write_kubeconfig(&kubeconfig);
     let rules = env.dir().join("isolate_rules.yaml");
     std::fs::write(
         &rules,

@@ -9,6 +9,7 @@
 pub mod btf_offsets;
 pub mod deny_hook;
 pub mod dns_hook;
+pub mod map_sync;
 pub mod open_kill;
 pub mod preflight;
 pub mod programs;

@@ -12,6 +12,7 @@ use aya::maps::{Array, HashMap, MapData, MapError};
 use aya::programs::{ProgramError, TracePoint};
 use sensor_common::{KillName, KillPath, MAX_KILL_NAMES, MAX_KILL_PATHS, OpenKillConf};
 
+use super::map_sync::{Order, SyncedMap};
 use super::response::{kill_key, path_key};
 use super::tracefs;
 
@@ -60,11 +61,9 @@ pub struct OpenKill {
 }
 
 pub struct OpenKillMaps {
-    opens: HashMap<MapData, KillPath, u32>,
-    allow: HashMap<MapData, KillName, u32>,
+    opens: SyncedMap<KillPath, u32>,
+    allow: SyncedMap<KillName, u32>,
     kills: HashMap<MapData, u64, u64>,
-    current: BTreeMap<KillPath, u32>,
-    current_allow: BTreeSet<KillName>,
     /// The tracepoints attached, for the log.
     pub attached: Vec<&'static str>,
 }
@@ -100,11 +99,15 @@ pub fn attach(ebpf: &mut Ebpf) -> Result<OpenKillMaps, OpenKillError> {
         Array::try_from(take(ebpf, "OPEN_KILL_CONF")?).map_err(map_err("OPEN_KILL_CONF", "open"))?;
     c.set(0, conf, 0).map_err(map_err("OPEN_KILL_CONF", "write"))?;
     Ok(OpenKillMaps {
-        opens: HashMap::try_from(take(ebpf, "KILL_OPENS")?).map_err(map_err("KILL_OPENS", "open"))?,
-        allow: HashMap::try_from(take(ebpf, "OPEN_ALLOW")?).map_err(map_err("OPEN_ALLOW", "open"))?,
+        opens: SyncedMap::new(
+            "KILL_OPENS",
+            HashMap::try_from(take(ebpf, "KILL_OPENS")?).map_err(map_err("KILL_OPENS", "open"))?,
+        ),
+        allow: SyncedMap::new(
+            "OPEN_ALLOW",
+            HashMap::try_from(take(ebpf, "OPEN_ALLOW")?).map_err(map_err("OPEN_ALLOW", "open"))?,
+        ),
         kills: HashMap::try_from(take(ebpf, "OPEN_KILLS")?).map_err(map_err("OPEN_KILLS", "open"))?,
-        current: BTreeMap::new(),
-        current_allow: BTreeSet::new(),
         attached,
     })
 }
@@ -114,36 +117,17 @@ impl OpenKillMaps {
     /// process whose name (as the kernel keeps it, cut to 15 bytes) is in
     /// `allow`. The allow-list first: a path is never armed before it.
     pub fn sync(&mut self, paths: &BTreeMap<String, u32>, allow: &BTreeSet<String>) -> Result<(), OpenKillError> {
-        let want_allow: BTreeSet<KillName> = allow.iter().filter_map(|n| comm_key(n)).collect();
+        let want_allow: BTreeMap<KillName, u32> = allow.iter().filter_map(|n| Some((comm_key(n)?, 1))).collect();
         if want_allow.len() > MAX_KILL_NAMES as usize {
             return Err(OpenKillError::TooMany { count: want_allow.len() });
-        }
-        for k in want_allow.difference(&self.current_allow) {
-            self.allow.insert(k, 1, 0).map_err(map_err("OPEN_ALLOW", "insert"))?;
         }
         let want: BTreeMap<KillPath, u32> = paths.iter().filter_map(|(p, id)| Some((path_key(p)?, *id))).collect();
         if want.len() > MAX_KILL_PATHS as usize {
             return Err(OpenKillError::TooMany { count: want.len() });
         }
-        for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
-            match self.opens.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("KILL_OPENS", "remove")(e)),
-            }
-        }
-        for (k, id) in &want {
-            if self.current.get(k) != Some(id) {
-                self.opens.insert(k, id, 0).map_err(map_err("KILL_OPENS", "insert"))?;
-            }
-        }
-        self.current = want;
-        for k in self.current_allow.difference(&want_allow) {
-            match self.allow.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("OPEN_ALLOW", "remove")(e)),
-            }
-        }
-        self.current_allow = want_allow;
+        let err = |(name, action, source)| OpenKillError::Map { name, action, source };
+        self.allow.sync(want_allow, Order::InsertFirst).map_err(err)?;
+        self.opens.sync(want, Order::RemoveFirst).map_err(err)?;
         Ok(())
     }
 
@@ -160,12 +144,12 @@ impl OpenKillMaps {
     /// Paths armed now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.current.len()
+        self.opens.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.current.is_empty()
+        self.opens.is_empty()
     }
 }
 

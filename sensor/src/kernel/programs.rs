@@ -201,13 +201,7 @@ pub fn load(opts: &Options) -> Result<Loaded, LoadError> {
         ("sched_process_exit", "sched_process_exit"),
     ];
     for (name, tp) in exec_progs {
-        let p: &mut BtfTracePoint = ebpf
-            .program_mut(name)
-            .ok_or(LoadError::MissingProgram { name })?
-            .try_into()
-            .map_err(prog_err(name, "cast"))?;
-        p.load(tp, &btf).map_err(prog_err(name, "load"))?;
-        p.attach().map_err(prog_err(name, "attach"))?;
+        attach_btf_program(&mut ebpf, &btf, name, tp)?;
     }
     let syscall_hooks = attach_syscalls(&mut ebpf, &btf, &root, opts)?;
     let hooks = syscall_hooks.raw_kind;
@@ -357,26 +351,12 @@ fn attach_syscalls(ebpf: &mut Ebpf, btf: &Btf, root: &Path, opts: &Options) -> R
     st.raw_kind = load_raw(ebpf, btf, opts.hooks, attach_now)?;
     if std::env::var_os("SENSOR_BENCH_RAW_FLOOR").is_some() {
         // Benchmarks only: an empty program on the raw hook, the floor.
-        let name = "sys_exit_floor";
-        let p: &mut BtfTracePoint = ebpf
-            .program_mut(name)
-            .ok_or(LoadError::MissingProgram { name })?
-            .try_into()
-            .map_err(prog_err(name, "cast"))?;
-        p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
-        p.attach().map_err(prog_err(name, "attach"))?;
+        attach_btf_program(ebpf, btf, "sys_exit_floor", "sys_exit")?;
         warn!("SENSOR_BENCH_RAW_FLOOR: an empty program on the raw sys_exit hook (benchmarks only)");
     }
     st.raw_attached = attach_now;
     if opts.compat == CompatSyscalls::Auto && !st.compat_covered && !st.compat_nrs.is_empty() {
-        let name = "compat_exec_watch";
-        let p: &mut BtfTracePoint = ebpf
-            .program_mut(name)
-            .ok_or(LoadError::MissingProgram { name })?
-            .try_into()
-            .map_err(prog_err(name, "cast"))?;
-        p.load("sched_process_exec", btf).map_err(prog_err(name, "load"))?;
-        st.watch = Some(p.attach().map_err(prog_err(name, "attach"))?);
+        st.watch = Some(attach_btf_program(ebpf, btf, "compat_exec_watch", "sched_process_exec")?);
     }
     Ok(st)
 }
@@ -451,12 +431,7 @@ pub fn cover_compat(loaded: &mut Loaded) -> Result<(), LoadError> {
             p.attach("raw_syscalls", name).map_err(prog_err(name, "attach"))?;
         } else {
             let name = "sys_exit_btf";
-            let p: &mut BtfTracePoint = ebpf
-                .program_mut(name)
-                .ok_or(LoadError::MissingProgram { name })?
-                .try_into()
-                .map_err(prog_err(name, "cast"))?;
-            p.attach().map_err(prog_err(name, "attach"))?;
+            btf_program(ebpf, name)?.attach().map_err(prog_err(name, "attach"))?;
         }
         st.raw_attached = true;
     }
@@ -551,10 +526,26 @@ fn load_raw(ebpf: &mut Ebpf, btf: &Btf, hooks: SyscallHooks, attach: bool) -> Re
     }
 }
 
+/// The BTF tracepoint program `name`, out of the object.
+fn btf_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut BtfTracePoint, LoadError> {
+    ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))
+}
+
+/// Loads the BTF tracepoint program `name` for tracepoint `tp` and attaches it.
+fn attach_btf_program(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    name: &'static str,
+    tp: &str,
+) -> Result<aya::programs::tp_btf::BtfTracePointLinkId, LoadError> {
+    let p = btf_program(ebpf, name)?;
+    p.load(tp, btf).map_err(prog_err(name, "load"))?;
+    p.attach().map_err(prog_err(name, "attach"))
+}
+
 fn load_btf_raw(ebpf: &mut Ebpf, btf: &Btf, attach: bool) -> Result<(), LoadError> {
     let name = "sys_exit_btf";
-    let p: &mut BtfTracePoint =
-        ebpf.program_mut(name).ok_or(LoadError::MissingProgram { name })?.try_into().map_err(prog_err(name, "cast"))?;
+    let p = btf_program(ebpf, name)?;
     p.load("sys_exit", btf).map_err(prog_err(name, "load"))?;
     if attach {
         p.attach().map_err(prog_err(name, "attach"))?;

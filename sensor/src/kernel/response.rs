@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use aya::Ebpf;
 use aya::maps::{Array, HashMap, MapData, MapError};
+
+use super::map_sync::{Order, SyncError, SyncedMap};
 use sensor_common::{
     KILL_BASENAME_LEN, KILL_PATH_LEN, KillBasename, KillName, KillPath, MAX_EXEMPT_CGROUPS, MAX_KILL_NAMES,
     MAX_KILL_PATHS, ResponseConf, enforce,
@@ -25,6 +27,10 @@ pub enum ResponseMapError {
     },
     #[error("{count} entries exceed the kernel map's size")]
     TooMany { count: usize },
+}
+
+fn sync_err((name, action, source): SyncError) -> ResponseMapError {
+    ResponseMapError::Map { name, action, source }
 }
 
 fn map_err(name: &'static str, action: &'static str) -> impl FnOnce(MapError) -> ResponseMapError {
@@ -69,20 +75,15 @@ pub fn basename_key(path: &str) -> KillBasename {
 }
 
 pub struct KillMaps {
-    names: HashMap<MapData, KillName, u32>,
-    paths: HashMap<MapData, KillPath, u32>,
-    basenames: HashMap<MapData, KillBasename, u32>,
-    /// What `basenames` holds now.
-    current_basenames: BTreeMap<KillBasename, u32>,
-    /// What `paths` holds now.
-    current_paths: BTreeMap<KillPath, u32>,
+    names: SyncedMap<KillName, u32>,
+    paths: SyncedMap<KillPath, u32>,
+    /// Last components of `paths` → how many paths end so.
+    basenames: SyncedMap<KillBasename, u32>,
     conf: Array<MapData, ResponseConf>,
     /// Never act in these cgroups (and below).
     exempt: CgroupSet,
     /// Under `enforce::LISTED`, act only in these (and below).
     enforced: CgroupSet,
-    /// What `names` holds now.
-    current: BTreeMap<KillName, u32>,
 }
 
 /// `EXEMPT_CGROUPS` or `ENFORCE_CGROUPS`, and what it holds.
@@ -127,11 +128,12 @@ impl KillMaps {
         let enforced = take("ENFORCE_CGROUPS")?;
         let (paths, basenames) = (take("KILL_PATHS")?, take("KILL_BASENAMES")?);
         Ok(KillMaps {
-            names: HashMap::try_from(names).map_err(map_err("KILL_NAMES", "open"))?,
-            paths: HashMap::try_from(paths).map_err(map_err("KILL_PATHS", "open"))?,
-            current_paths: BTreeMap::new(),
-            basenames: HashMap::try_from(basenames).map_err(map_err("KILL_BASENAMES", "open"))?,
-            current_basenames: BTreeMap::new(),
+            names: SyncedMap::new("KILL_NAMES", HashMap::try_from(names).map_err(map_err("KILL_NAMES", "open"))?),
+            paths: SyncedMap::new("KILL_PATHS", HashMap::try_from(paths).map_err(map_err("KILL_PATHS", "open"))?),
+            basenames: SyncedMap::new(
+                "KILL_BASENAMES",
+                HashMap::try_from(basenames).map_err(map_err("KILL_BASENAMES", "open"))?,
+            ),
             conf: Array::try_from(conf).map_err(map_err("RESPONSE", "open"))?,
             exempt: CgroupSet {
                 name: "EXEMPT_CGROUPS",
@@ -143,7 +145,6 @@ impl KillMaps {
                 map: HashMap::try_from(enforced).map_err(map_err("ENFORCE_CGROUPS", "open"))?,
                 ids: std::collections::BTreeSet::new(),
             },
-            current: BTreeMap::new(),
         })
     }
 
@@ -168,21 +169,10 @@ impl KillMaps {
             let c = ResponseConf { enforce: enforce::OFF, wake_exec, paths: 0, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
-        for k in self.current.keys().filter(|k| !want.contains_key(*k)) {
-            match self.names.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("KILL_NAMES", "remove")(e)),
-            }
-        }
-        for (k, id) in &want {
-            if self.current.get(k) != Some(id) {
-                self.names.insert(k, id, 0).map_err(map_err("KILL_NAMES", "insert"))?;
-            }
-        }
-        self.current = want;
+        self.names.sync(want, Order::RemoveFirst).map_err(sync_err)?;
         self.sync_paths(paths)?;
         if mode != enforce::OFF {
-            let paths = u32::try_from(self.current_paths.len()).unwrap_or(u32::MAX);
+            let paths = u32::try_from(self.paths.len()).unwrap_or(u32::MAX);
             let c = ResponseConf { enforce: mode, wake_exec, paths, kills_per_minute };
             self.conf.set(0, c, 0).map_err(map_err("RESPONSE", "write"))?;
         }
@@ -194,37 +184,15 @@ impl KillMaps {
         if want.len() > MAX_KILL_PATHS as usize {
             return Err(ResponseMapError::TooMany { count: want.len() });
         }
-        for k in self.current_paths.keys().filter(|k| !want.contains_key(*k)) {
-            match self.paths.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("KILL_PATHS", "remove")(e)),
-            }
-        }
-        for (k, id) in &want {
-            if self.current_paths.get(k) != Some(id) {
-                self.paths.insert(k, id, 0).map_err(map_err("KILL_PATHS", "insert"))?;
-            }
-        }
-        // Basenames after the paths: a name the program finds always has
-        // its paths in place, and a removed path's name may linger a
-        // moment (a walk for nothing, never a missed kill).
+        self.paths.sync(want, Order::RemoveFirst).map_err(sync_err)?;
+        // Basenames after the paths, new ones first: a name the program
+        // finds always has its paths in place, and a removed path's name may
+        // linger a moment (a walk for nothing, never a missed kill).
         let mut bases: BTreeMap<KillBasename, u32> = BTreeMap::new();
         for p in paths.keys().filter(|p| path_key(p).is_some()) {
             *bases.entry(basename_key(p)).or_default() += 1;
         }
-        for (k, n) in &bases {
-            if self.current_basenames.get(k) != Some(n) {
-                self.basenames.insert(k, n, 0).map_err(map_err("KILL_BASENAMES", "insert"))?;
-            }
-        }
-        for k in self.current_basenames.keys().filter(|k| !bases.contains_key(*k)) {
-            match self.basenames.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("KILL_BASENAMES", "remove")(e)),
-            }
-        }
-        self.current_paths = want;
-        self.current_basenames = bases;
+        self.basenames.sync(bases, Order::InsertFirst).map_err(sync_err)?;
         Ok(())
     }
 
@@ -248,12 +216,12 @@ impl KillMaps {
     /// Entries in the kernel maps (names and paths).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.current.len() + self.current_paths.len()
+        self.names.len() + self.paths.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.current.is_empty() && self.current_paths.is_empty()
+        self.names.is_empty() && self.paths.is_empty()
     }
 }
 

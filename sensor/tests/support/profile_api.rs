@@ -78,6 +78,21 @@ impl ApiServer {
         Self { addr, state, task }
     }
 
+    /// A kubeconfig at `path` that points kube-rs (and the sensor, through
+    /// `KUBECONFIG`) at this server, without credentials.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) {
+        std::fs::write(
+            path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\n\
+                 users: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: fake, user: u}}}}]\n\
+                 current-context: c\n",
+                self.url()
+            ),
+        )
+        .unwrap();
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
